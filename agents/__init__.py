@@ -1,0 +1,1 @@
+"""Clocks and rules: the pure deadline engine, the policy language, and the Faust agents around them."""

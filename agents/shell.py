@@ -1,0 +1,215 @@
+"""The imperative shell around the engine: one Faust agent per domain, plus the tick timer.
+
+Design (answers the limits in ../shared/reference/faust-notes.md; see docs/design.md):
+
+* Case state lives in a changelog-backed table, ``<app>-<domain>-cases``, co-partitioned with
+  the domain's input topic (same partition count; Faust's assignor co-assigns them).
+* Faust timers cannot write tables and ``@app.timer`` runs on every worker. So the timer
+  only *sends*: each second, each worker sends one tick per input partition it actively owns
+  to ``<prefix>.<domain>.ticks``, which has the same partition count. The domain agent reads
+  the input topic and the ticks topic as one stream, so a tick for partition p is processed
+  by whichever worker owns p now, inside stream iteration, where table writes are legal.
+* Deadlines are found through an in-memory due-time index (agents.due_index), rebuilt from
+  the table on the first tick after any rebalance: by then Faust has recovered the table.
+* Alerts are sent and acknowledged by the broker *before* the case state recording that they
+  fired is written. A crash between the two re-fires the same alert id: a harmless
+  duplicate, never a miss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import msgspec
+
+from agents.due_index import DueIndex
+from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, apply_event, fire_due, new_case, next_due
+from alerts.model import ALERT_ENCODER, Alert
+from streams import metrics
+from streams.app import app, policy, settings
+from streams.contract import Domain
+from streams.topics import alerts_topic, deadletter_topic, input_topic, ticks_topic
+from streams.validation import Rejection, decode_event
+
+log = logging.getLogger(__name__)
+RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
+"""Keys are case ids as bytes, values msgpack-encoded CaseState: we own the encoding."""
+UTC = dt.timezone.utc
+
+alerts_channel = app.topic(alerts_topic(settings), key_serializer="raw", value_serializer="raw")
+deadletter_channel = app.topic(deadletter_topic(settings), key_serializer="raw", value_serializer="raw")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+async def emit_alerts(alerts: Iterable[Alert]) -> None:
+    """Send alerts and wait until the broker has them."""
+    for alert in alerts:
+        fut = await alerts_channel.send(key=alert.alert_id.encode(), value=ALERT_ENCODER.encode(alert))
+        await fut
+        metrics.ALERTS.labels(alert.rule_id, alert.stage, alert.status).inc()
+
+
+async def dead_letter(domain: Domain, message: Any, rejection: Rejection, received_at: dt.datetime) -> None:
+    """Refuse one input. The record points at the original (topic, partition, offset) and
+    carries its hash, not its bytes: a refused message may hold exactly the personal data
+    the contract keeps out, and it stays in the input topic for its retention anyway."""
+    payload: bytes = message.value or b""
+    record = {
+        "reason": rejection.reason,
+        "detail": rejection.detail,
+        "domain": domain,
+        "event_id": rejection.event_id,
+        "event_type": rejection.event_type,
+        "subject": rejection.subject,
+        "source": {"topic": message.topic, "partition": message.partition, "offset": message.offset,
+                   "timestamp_ms": int(message.timestamp * 1000) if message.timestamp else None},
+        "received_at": received_at.isoformat(),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_bytes": len(payload),
+    }
+    fut = await deadletter_channel.send(key=message.key, value=msgspec.json.encode(record))
+    await fut
+    metrics.DEAD_LETTERS.labels(domain, rejection.reason).inc()
+    log.warning("dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, rejection.reason)
+
+
+@dataclass
+class DomainAgent:
+    """Everything one domain needs at run time: its topics, its table, its due index."""
+
+    domain: Domain
+    events: faust.TopicT
+    ticks: faust.TopicT
+    cases: faust.Table
+    index: DueIndex
+
+    @property
+    def ticks_name(self) -> str:
+        return ticks_topic(settings, self.domain)
+
+    # ------------------------------------------------------------------ input
+    async def on_input(self, message: Any) -> None:
+        now = utcnow()
+        result = decode_event(message.value or b"", now=now, topic_domain=self.domain,
+                              max_future=dt.timedelta(seconds=settings.max_future_seconds))
+        if isinstance(result, Rejection):
+            metrics.EVENTS.labels(self.domain, "dead_letter").inc()
+            await dead_letter(self.domain, message, result, now)
+            return
+        key = result.subject.encode()
+        if message.key != key:
+            metrics.EVENTS.labels(self.domain, "dead_letter").inc()
+            rejection = Rejection("schema_violation", "Kafka message key is not the event subject: the case would be split "
+                                  "across partitions", result.id, result.type, result.subject)
+            await dead_letter(self.domain, message, rejection, now)
+            return
+        raw = self.cases.get(key)
+        state = CASE_DECODER.decode(raw) if raw is not None else new_case(result.subject, self.domain)
+        state.partition = message.partition
+        outcome = apply_event(state, result, policy, now)
+        if outcome.duplicate:
+            metrics.EVENTS.labels(self.domain, "duplicate").inc()
+            return
+        await emit_alerts(outcome.alerts)
+        self.cases[key] = CASE_ENCODER.encode(state)
+        self.index.set(message.partition, key, next_due(state))
+        metrics.EVENTS.labels(self.domain, "accepted").inc()
+
+    # ------------------------------------------------------------------ time
+    def _rebuild(self, partition: int) -> None:
+        started = time.perf_counter()
+
+        def entries() -> Iterable[tuple[bytes, dt.datetime | None]]:
+            for key, raw in self.cases.items():
+                state = CASE_DECODER.decode(raw)
+                if state.partition == partition:
+                    yield key, next_due(state)
+
+        count = self.index.build(partition, entries())
+        metrics.OPEN_DEADLINES.labels(self.domain).set(len(self.index))
+        log.info("%s partition %d: %d open deadlines indexed in %.3fs", self.domain, partition, count,
+                 time.perf_counter() - started)
+
+    async def on_tick(self, partition: int) -> None:
+        if not self.index.is_built(partition):
+            self._rebuild(partition)
+        now = utcnow()
+        for key in self.index.pop_due(partition, now):
+            raw = self.cases.get(key)
+            if raw is None:
+                continue
+            state: CaseState = CASE_DECODER.decode(raw)
+            alerts = fire_due(state, policy, now)
+            if alerts:
+                await emit_alerts(alerts)
+                self.cases[key] = CASE_ENCODER.encode(state)
+            self.index.set(partition, key, next_due(state))
+        metrics.OPEN_DEADLINES.labels(self.domain).set(len(self.index))
+
+
+DOMAIN_AGENTS: dict[Domain, DomainAgent] = {}
+
+
+def domain_agent(domain: Domain) -> DomainAgent:
+    """Register the agent, topics and table for one domain on the app (once per domain)."""
+    if domain in DOMAIN_AGENTS:
+        return DOMAIN_AGENTS[domain]
+    events_name, ticks_name = input_topic(settings, domain), ticks_topic(settings, domain)
+    stream_topics = app.topic(events_name, ticks_name, key_serializer="raw", value_serializer="raw")
+    handle = DomainAgent(
+        domain=domain,
+        events=app.topic(events_name, key_serializer="raw", value_serializer="raw"),
+        ticks=app.topic(ticks_name, key_serializer="raw", value_serializer="raw"),
+        cases=app.Table(f"{domain}-cases", partitions=settings.partitions, schema=RAW),
+        index=DueIndex(),
+    )
+
+    async def process(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            message = event.message
+            if message.topic == ticks_name:
+                await handle.on_tick(message.partition)
+            else:
+                await handle.on_input(message)
+            yield None
+
+    process.__name__ = process.__qualname__ = f"{domain}_agent"
+    app.agent(stream_topics, name=f"{domain}-agent", concurrency=1)(process)
+    DOMAIN_AGENTS[domain] = handle
+    return handle
+
+
+@app.timer(interval=settings.tick_seconds)
+async def send_ticks() -> None:
+    """Runs on every worker: one tick per input partition this worker actively owns."""
+    if app.rebalancing or not DOMAIN_AGENTS:
+        return
+    owned = app.assignor.assigned_actives()
+    stamp = str(time.time()).encode()
+    for handle in DOMAIN_AGENTS.values():
+        events_name = input_topic(settings, handle.domain)
+        for tp in owned:
+            if tp.topic == events_name:
+                await handle.ticks.send(value=stamp, partition=tp.partition)
+
+
+@app.on_partitions_revoked.connect
+async def _forget_index_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
+    for handle in DOMAIN_AGENTS.values():
+        handle.index.clear()
+
+
+@app.on_partitions_assigned.connect
+async def _forget_index_on_assign(sender: Any, assigned: Any, **_: Any) -> None:
+    for handle in DOMAIN_AGENTS.values():
+        handle.index.clear()

@@ -1,0 +1,1 @@
+"""Alerts: the alert model, and where alerts go (console, webhook)."""

@@ -1,0 +1,73 @@
+"""The alert as it travels on the alerts topic and to receivers.
+
+An alert explains itself: rule and version, legal basis (or "local standard"), the timeline
+that led to it with event and recorded times, the deadline and how overdue it is, and what
+to do now. It carries pseudonymous references only.
+
+Its id is derived from the rule, the case, the clock instance and the stage, so the same
+breach seen twice (a replayed tick, a restarted worker) has the same id, and any receiver
+can drop the second copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Final, Literal
+
+import msgspec
+
+ALERT_NAMESPACE: Final = uuid.UUID("3c4bdf0e-8f0f-4c55-9d8a-2f1f8b2a8c11")
+
+Stage = Literal["warning", "breach"]
+Status = Literal["firing", "retracted"]
+
+
+def alert_id(rule_id: str, case: str, clock_instance: str, stage: str) -> str:
+    """Deterministic id of one stage of one clock: the same inputs give the same id, always."""
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"{rule_id}\x1f{case}\x1f{clock_instance}\x1f{stage}"))
+
+
+class TimelineEntry(msgspec.Struct, frozen=True):
+    """One event that matters to the case, with both of its times."""
+
+    event_id: str
+    type: str
+    time: dt.datetime
+    recordedtime: dt.datetime
+    late: bool = False
+    """Recorded long after it happened (more than the policy's late-entry threshold)."""
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    alert_id: str
+    status: Status
+    stage: Stage
+    stage_name: str
+    severity: str
+    rule_id: str
+    rule_version: int
+    rule_title: str
+    legal_basis: str
+    local_standard: bool
+    domain: str
+    case: str
+    area: str | None
+    clock_started_at: dt.datetime
+    deadline: dt.datetime
+    stage_at: dt.datetime
+    raised_at: dt.datetime
+    overdue_seconds: float
+    """Seconds past the deadline at ``raised_at``; negative means time still left."""
+    target_seconds: float
+    hindsight: bool = False
+    """Raised only now because the records arrived late: the stage passed unseen."""
+    reason: str
+    explanation: str
+    action: str
+    policy_note: str | None = None
+    timeline: tuple[TimelineEntry, ...] = ()
+
+
+ALERT_ENCODER: Final = msgspec.json.Encoder()
+ALERT_DECODER: Final = msgspec.json.Decoder(Alert)

@@ -1,0 +1,43 @@
+"""The Faust application: one per worker process, configured from the environment.
+
+Importing this module creates the app; ``agents`` and ``alerts.notify`` register their
+agents on it. Settings that the Faust notes (../shared/reference/faust-notes.md) flag are
+set deliberately here: at-least-once processing, table data not served over HTTP, and the
+replication factor taken from settings rather than Faust's default of 1.
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import REGISTRY, generate_latest
+
+from agents.policy import DEFAULT_PACK, Policy, load_policy
+from watchkeeper.settings import Settings
+
+settings: Settings = Settings.from_env()
+policy: Policy = load_policy(settings.policy or DEFAULT_PACK, settings.policy_overrides)
+
+app = faust.App(
+    settings.app_id,
+    broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+    store=settings.store,
+    datadir=str(settings.data_dir),
+    autodiscover=False,
+    processing_guarantee="at_least_once",
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    topic_allow_declare=True,  # Faust's own changelog and leader topics
+    consumer_auto_offset_reset="earliest",
+    stream_recovery_delay=settings.recovery_delay_seconds,
+    web_port=settings.web_port,
+    web_host="127.0.0.1",
+    web_bind="127.0.0.1",
+    web_tables_enabled=False,
+    web_router_enabled=False,
+    producer_acks=-1,
+)
+
+
+@app.page("/metrics")
+async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    return web.bytes(generate_latest(REGISTRY), content_type="text/plain; version=0.0.4")

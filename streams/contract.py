@@ -1,0 +1,355 @@
+"""The event contract: CloudEvents 1.0 structured-mode JSON, one typed model per event type.
+
+Every input carries two times: ``time`` (when the thing happened) and the extension
+attribute ``recordedtime`` (when it was entered in the source system). Late entries are a
+known failure in custody records, so both are mandatory.
+
+Child data is minimised by construction: identifiers are pseudonymous references (a
+pattern that rejects spaces, so a name cannot pass as a ref), ages are whole years,
+reasons are closed vocabularies rather than free text, and any field not declared here is
+dropped on decoding and so never forwarded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
+"""A timestamp with an explicit UTC offset; a naive local time is ambiguous twice a year."""
+
+REF_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$"
+Ref = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=REF_PATTERN,
+        description="Pseudonymous reference: letters, digits and . _ : / # - only, no spaces.",
+    ),
+]
+AgeYears = Annotated[int, msgspec.Meta(ge=0, le=120, description="Age in whole years.")]
+Count = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+
+Rank = Literal[
+    "constable",
+    "sergeant",
+    "inspector",
+    "chief_inspector",
+    "superintendent",
+    "chief_superintendent",
+    "assistant_chief_constable",
+    "deputy_chief_constable",
+    "chief_constable",
+]
+ReviewMode = Literal["in_person", "telephone", "video"]
+RiskLevel = Literal["no_apparent_risk", "low", "medium", "high"]
+IncidentGrade = Literal["emergency", "priority", "scheduled", "resolution_without_deployment"]
+IncidentType = Literal[
+    "domestic_abuse",
+    "child_concern",
+    "missing_person",
+    "sexual_offence",
+    "violence",
+    "other",
+]
+
+
+class Data(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaults=False):
+    """Base of every event's ``data``. Unknown fields are dropped, never kept."""
+
+
+# --------------------------------------------------------------------------- custody
+class DetentionAuthorised(Data, frozen=True):
+    relevant_time: AwareDatetime
+    """PACE s.41(2): when the 24 h detention clock starts (usually arrival at the station)."""
+    age_years: AgeYears
+    custody_suite: Ref
+
+
+class AppropriateAdultRequested(Data, frozen=True):
+    pass
+
+
+class AppropriateAdultArrived(Data, frozen=True):
+    pass
+
+
+class HealthcareRequested(Data, frozen=True):
+    pass
+
+
+class HealthcareSeen(Data, frozen=True):
+    professional: Literal["nurse", "paramedic", "doctor", "other"] | None = None
+
+
+class DetentionReviewCompleted(Data, frozen=True):
+    mode: ReviewMode
+    detainee_awake: bool
+    detainee_spoken_to: bool
+    reviewer_rank: Rank
+    reviewer_ref: Ref | None = None
+
+
+class DetentionReviewPostponed(Data, frozen=True):
+    reason: Literal["not_practicable", "detainee_being_questioned", "no_review_officer_available"]
+    """PACE s.40(4) grounds. A postponed review keeps the original schedule."""
+
+
+class InterviewStarted(Data, frozen=True):
+    appropriate_adult_present: bool
+    urgent_interview_authorised: bool = False
+    """Code C 11.18: a superintendent's authority to interview a juvenile without an AA."""
+    authorising_rank: Rank | None = None
+
+
+class InterviewEnded(Data, frozen=True):
+    pass
+
+
+class DetentionExtended(Data, frozen=True):
+    authorising_rank: Rank
+    new_limit_hours: Annotated[int, msgspec.Meta(ge=24, le=36)] = 36
+
+
+class WarrantOfFurtherDetention(Data, frozen=True):
+    expires_at: AwareDatetime
+
+
+class HospitalLeft(Data, frozen=True):
+    purpose: Literal["medical", "investigative"]
+    """PACE s.41(6): only medical hospital time stops the detention clock."""
+
+
+class HospitalReturned(Data, frozen=True):
+    questioned_at_hospital: bool
+
+
+class Charged(Data, frozen=True):
+    bail: Literal["granted", "refused"]
+
+
+class LocalAuthorityAccommodationRequested(Data, frozen=True):
+    secure: bool = False
+
+
+class LocalAuthorityTransferCompleted(Data, frozen=True):
+    pass
+
+
+class ImpracticabilityCertificateIssued(Data, frozen=True):
+    reason: Literal[
+        "transport_unavailable",
+        "travel_conditions",
+        "no_secure_accommodation",
+        "no_accommodation_offered",
+        "other",
+    ]
+    """PACE s.38(6). Code C Note 16D: lack of secure accommodation alone is not a valid reason."""
+
+
+class ChildrensSocialCareNotified(Data, frozen=True):
+    pass
+
+
+class Released(Data, frozen=True):
+    outcome: Literal["no_further_action", "bail", "charged_bailed", "to_court", "transferred", "other"] | None = None
+
+
+# --------------------------------------------------------------------------- police protection
+class PoliceProtectionInitiated(Data, frozen=True):
+    age_years: AgeYears
+    initiating_officer_ref: Ref
+    placement: Literal["local_authority_accommodation", "refuge", "hospital", "police_station", "other"]
+    area: Ref | None = None
+
+
+class DesignatedOfficerAssigned(Data, frozen=True):
+    officer_ref: Ref
+    rank: Rank | None = None
+
+
+class DesignatedOfficerReviewCompleted(Data, frozen=True):
+    officer_ref: Ref
+    decision: Literal["continue", "release"] | None = None
+
+
+class LocalAuthorityInformed(Data, frozen=True):
+    pass
+
+
+class ParentsInformed(Data, frozen=True):
+    method: Literal["in_person", "telephone", "other"] | None = None
+
+
+class StrategyDiscussionHeld(Data, frozen=True):
+    pass
+
+
+class EmergencyProtectionOrderApplied(Data, frozen=True):
+    pass
+
+
+class PoliceProtectionEnded(Data, frozen=True):
+    reason: (
+        Literal[
+            "released_by_designated_officer",
+            "emergency_protection_order_granted",
+            "local_authority_accommodation",
+            "returned_to_family",
+            "other",
+        ]
+        | None
+    ) = None
+    """Optional in the contract so that an end without a recorded reason can be caught."""
+
+
+# --------------------------------------------------------------------------- incidents
+class IncidentCreated(Data, frozen=True):
+    incident_type: IncidentType
+    grade: IncidentGrade
+    children_present: Count
+    area: Ref | None = None
+
+
+class ThriveRecorded(Data, frozen=True):
+    risk_level: RiskLevel
+
+
+class ResourceDeployed(Data, frozen=True):
+    resource_ref: Ref
+
+
+class ResourceArrived(Data, frozen=True):
+    resource_ref: Ref
+
+
+class PublicProtectionNoticeSubmitted(Data, frozen=True):
+    ppn_ref: Ref | None = None
+
+
+class OperationEncompassSent(Data, frozen=True):
+    recipient: Literal["school", "local_authority"] = "school"
+
+
+class IncidentClosed(Data, frozen=True):
+    pass
+
+
+# --------------------------------------------------------------------------- missing children
+class ChildReportedMissing(Data, frozen=True):
+    child_ref: Ref
+    risk_level: RiskLevel
+    looked_after: bool
+    age_years: AgeYears | None = None
+    area: Ref | None = None
+
+
+class MissingRiskReassessed(Data, frozen=True):
+    risk_level: RiskLevel
+    next_review_at: AwareDatetime
+
+
+class InvestigationSupervisorAssigned(Data, frozen=True):
+    officer_ref: Ref
+
+
+class InvestigationSupervisorStoodDown(Data, frozen=True):
+    officer_ref: Ref
+
+
+class ChildFound(Data, frozen=True):
+    outcome: Literal["returned", "found_safe", "found_harmed", "other"] = "found_safe"
+
+
+class ReturnInterviewCompleted(Data, frozen=True):
+    pass
+
+
+Domain = Literal["custody", "protection", "incidents"]
+
+EVENT_TYPES: Final[dict[str, type[Data]]] = {
+    # custody
+    "custody.detention.authorised": DetentionAuthorised,
+    "custody.appropriate_adult.requested": AppropriateAdultRequested,
+    "custody.appropriate_adult.arrived": AppropriateAdultArrived,
+    "custody.healthcare.requested": HealthcareRequested,
+    "custody.healthcare.seen": HealthcareSeen,
+    "custody.detention_review.completed": DetentionReviewCompleted,
+    "custody.detention_review.postponed": DetentionReviewPostponed,
+    "custody.interview.started": InterviewStarted,
+    "custody.interview.ended": InterviewEnded,
+    "custody.detention.extended": DetentionExtended,
+    "custody.warrant_of_further_detention.issued": WarrantOfFurtherDetention,
+    "custody.hospital.left": HospitalLeft,
+    "custody.hospital.returned": HospitalReturned,
+    "custody.charged": Charged,
+    "custody.local_authority_accommodation.requested": LocalAuthorityAccommodationRequested,
+    "custody.local_authority_accommodation.transfer_completed": LocalAuthorityTransferCompleted,
+    "custody.impracticability_certificate.issued": ImpracticabilityCertificateIssued,
+    "custody.childrens_social_care.notified": ChildrensSocialCareNotified,
+    "custody.released": Released,
+    # police protection
+    "protection.police_protection.initiated": PoliceProtectionInitiated,
+    "protection.designated_officer.assigned": DesignatedOfficerAssigned,
+    "protection.designated_officer.review_completed": DesignatedOfficerReviewCompleted,
+    "protection.local_authority.informed": LocalAuthorityInformed,
+    "protection.parents.informed": ParentsInformed,
+    "protection.strategy_discussion.held": StrategyDiscussionHeld,
+    "protection.emergency_protection_order.applied": EmergencyProtectionOrderApplied,
+    "protection.police_protection.ended": PoliceProtectionEnded,
+    # incidents
+    "incident.created": IncidentCreated,
+    "incident.thrive.recorded": ThriveRecorded,
+    "incident.resource.deployed": ResourceDeployed,
+    "incident.resource.arrived": ResourceArrived,
+    "incident.public_protection_notice.submitted": PublicProtectionNoticeSubmitted,
+    "incident.operation_encompass.sent": OperationEncompassSent,
+    "incident.closed": IncidentClosed,
+    # missing children (an episode is an incident-domain case)
+    "missing.child.reported": ChildReportedMissing,
+    "missing.risk.reassessed": MissingRiskReassessed,
+    "missing.supervisor.assigned": InvestigationSupervisorAssigned,
+    "missing.supervisor.stood_down": InvestigationSupervisorStoodDown,
+    "missing.child.found": ChildFound,
+    "missing.return_interview.completed": ReturnInterviewCompleted,
+}
+
+_DOMAIN_OF_PREFIX: Final[dict[str, Domain]] = {
+    "custody": "custody",
+    "protection": "protection",
+    "incident": "incidents",
+    "missing": "incidents",
+}
+DOMAINS: Final[tuple[Domain, ...]] = ("custody", "protection", "incidents")
+
+
+def domain_of(event_type: str) -> Domain:
+    """The input topic's domain for an event type (missing episodes travel with incidents)."""
+    return _DOMAIN_OF_PREFIX[event_type.split(".", 1)[0]]
+
+
+class Event(msgspec.Struct, frozen=True):
+    """A validated input event. ``data`` is the typed model for ``type``."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: dt.datetime
+    recordedtime: dt.datetime
+    data: Data
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """The event as the structured-mode JSON object it was (minus dropped fields)."""
+        return {
+            "specversion": "1.0",
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat(),
+            "recordedtime": self.recordedtime.isoformat(),
+            "datacontenttype": "application/json",
+            "data": msgspec.to_builtins(self.data),
+        }

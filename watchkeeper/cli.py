@@ -1,0 +1,207 @@
+"""``watchkeeper``: worker, demo, send, topics, schemas.
+
+Each subcommand has ``--help``; a bad argument exits with status 2 and a one-line reason,
+a bad environment setting or policy file with status 2 naming the variable or the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from watchkeeper.settings import Settings, SettingsError, settings_help
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.topics import ensure_topics
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    report = ensure_topics(settings)
+    if report.problems:
+        for problem in report.problems:
+            print(f"watchkeeper: {problem}", file=sys.stderr)
+        return 1
+    from streams.app import app
+
+    import agents.custody  # noqa: F401  (registers the agent)
+    import agents.incidents  # noqa: F401
+    import agents.protection  # noqa: F401
+    import alerts.notify  # noqa: F401
+
+    @app.task
+    async def announce_ready() -> None:
+        print(f"watchkeeper: worker ready (app {settings.app_id}, topics {settings.topic_prefix}.*, "
+              f"broker {settings.bootstrap_servers})", flush=True)
+
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # stdout carries alert lines only, no terminal control codes
+    worker.execute_from_commandline()
+    return 0  # pragma: no cover - execute_from_commandline exits the process
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.topics import ensure_topics, topic_specs
+
+    settings = Settings.from_env()
+    report = ensure_topics(settings)
+    for spec in topic_specs(settings):
+        state = "created" if spec.name in report.created else "present"
+        print(f"{state:8} {spec.name:40} partitions={spec.partitions} rf={spec.replication_factor} "
+              f"{' '.join(f'{k}={v}' for k, v in spec.config.items())}")
+    for problem in report.problems:
+        print(f"PROBLEM  {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from kafka import KafkaProducer
+
+    from streams.contract import domain_of
+    from streams.topics import input_topic
+    from streams.validation import Rejection, decode_event
+
+    settings = Settings.from_env()
+    now = dt.datetime.now(dt.timezone.utc)
+    outgoing: list[tuple[str, bytes | None, bytes]] = []
+    errors = 0
+    for number, line in enumerate(args.file.read_bytes().splitlines(), start=1):
+        if not line.strip():
+            continue
+        if args.raw:
+            outgoing.append((input_topic(settings, args.domain), None, line))
+            continue
+        result = decode_event(line, now=now, max_future=dt.timedelta(seconds=settings.max_future_seconds))
+        if isinstance(result, Rejection):
+            errors += 1
+            print(f"{args.file}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
+            continue
+        # Re-encode from the typed model: fields outside the contract are dropped here, at the edge.
+        body = json.dumps(result.to_cloudevent(), separators=(",", ":")).encode()
+        outgoing.append((input_topic(settings, domain_of(result.type)), result.subject.encode(), body))
+    if errors and not args.skip_invalid:
+        print(f"watchkeeper send: {errors} invalid event(s); nothing sent (use --skip-invalid to send the rest)",
+              file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"{len(outgoing)} event(s) valid; dry run, nothing sent")
+        return 0
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    try:
+        for topic, key, value in outgoing:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    print(f"sent {len(outgoing)} event(s)" + (f", skipped {errors} invalid" if errors else ""))
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from streams.schemas import render_all, write_all
+
+    if args.check:
+        stale = [name for name, text in render_all().items()
+                 if not (args.out / name).is_file() or (args.out / name).read_text(encoding="utf-8") != text]
+        for name in stale:
+            print(f"stale or missing: {args.out / name}", file=sys.stderr)
+        return 1 if stale else 0
+    names = write_all(args.out)
+    print(f"wrote {len(names)} schema files to {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from watchkeeper.demo import run_demo
+
+    return run_demo(timeout_s=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchkeeper",
+        description="Streaming compliance monitor for police child protection: keeps every legal and policy clock "
+                    "running for a child and raises alerts before and when one is breached.",
+        epilog="Settings come from environment variables:\n" + settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("worker", help="run a Faust worker (the monitor itself)",
+                       description="Run a worker: consume the input topics, keep the clocks, raise alerts. "
+                                   "Creates missing topics first.")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("demo", help="start the local broker and a worker, play a short scenario, show the alerts",
+                       description="The main job on the local broker: a child waits for an appropriate adult, "
+                                   "a warning then a breach appear within a minute; a second child's AA arrives "
+                                   "in time and nothing fires.")
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("send", help="validate the events in a JSONL file and publish them",
+                       description="Validate each line of FILE as a CloudEvent of the contract and publish it to "
+                                   "its domain's input topic, keyed by subject. Unknown fields are dropped. "
+                                   "If any line is invalid nothing is sent, unless --skip-invalid.")
+    p.add_argument("file", type=_existing_file, metavar="FILE", help="JSON Lines file, one CloudEvent per line")
+    p.add_argument("--dry-run", action="store_true", help="validate only")
+    p.add_argument("--skip-invalid", action="store_true", help="send the valid lines even if some are invalid")
+    p.add_argument("--raw", action="store_true",
+                   help="send lines unvalidated and unkeyed to --domain's topic (for testing the dead-letter path)")
+    p.add_argument("--domain", choices=("custody", "protection", "incidents"), default="custody",
+                   help="input topic for --raw (default custody)")
+    p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("topics", help="create and verify the topics",
+                       description="Create missing topics with explicit partitions, replication and retention, "
+                                   "and verify existing ones. Exit 1 if a topic's partition count is wrong.")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("schemas", help="write the JSON Schema of every event type",
+                       description="Write docs/schemas/<type>.json for every event type in the contract.")
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "schemas", help="directory (default docs/schemas)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the files on disk are not current")
+    p.set_defaults(func=cmd_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "send" and args.raw is False and args.domain != "custody":
+        parser.error("--domain is only used with --raw")
+    try:
+        Settings.from_env()
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"watchkeeper: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except ConnectionError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from agents.policy import PolicyError
+
+        if isinstance(exc, PolicyError):
+            print(f"watchkeeper: bad policy: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
