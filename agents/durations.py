@@ -20,7 +20,7 @@ def parse_duration(text: str) -> dt.timedelta:
 
 def format_duration(delta: dt.timedelta) -> str:
     """Inverse of parse_duration for display: ``1h30m``, ``45s``, ``0s``."""
-    total = int(round(abs(delta.total_seconds())))
+    total = round(abs(delta.total_seconds()))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)

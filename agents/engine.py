@@ -110,12 +110,12 @@ def _start_clock(state: CaseState, rule: Rule, event: Event) -> None:
     clock = Clock(rule.id, rule.version, event.id, event.time, event.time + rule.target, stages)
     state.clocks[rule.id] = clock
     # Records arrive out of order: a stop or cancel already in the timeline ends the clock.
-    for earlier in state.timeline:
-        if earlier.time >= event.time and earlier.event_id != event.id:
-            if earlier.type in rule.stop or earlier.type in rule.cancel:
-                clock.status = "met" if earlier.type in rule.stop else "cancelled"
-                clock.ended_at, clock.ended_by = earlier.time, earlier.event_id
-                break
+    for entry in state.timeline:
+        ends = entry.type in rule.stop or entry.type in rule.cancel
+        if ends and entry.time >= event.time and entry.event_id != event.id:
+            clock.status = "met" if entry.type in rule.stop else "cancelled"
+            clock.ended_at, clock.ended_by = entry.time, entry.event_id
+            break
 
 
 def _end_clock(
@@ -183,10 +183,11 @@ def _stage_kind(name: str) -> Literal["warning", "breach"]:
 
 def _reason(state: CaseState, clock: Clock, rule: Rule, stage: StageTime, now: dt.datetime) -> str:
     started = f"{rule.title}: clock started {clock.started_at.isoformat()} by {_type_of(state, clock.instance)}"
+    target, missing = format_duration(rule.target), _names(rule.stop)
     if stage.name == "breach":
-        return f"{started}; target {format_duration(rule.target)} passed at {clock.due_at.isoformat()} with no {_names(rule.stop)}."
+        return f"{started}; target {target} passed at {clock.due_at.isoformat()} with no {missing}."
     left = format_duration(clock.due_at - now)
-    return f"{started}; {left} left of {format_duration(rule.target)} with no {_names(rule.stop)}."
+    return f"{started}; {left} left of {target} with no {missing}."
 
 
 def _names(event_types: frozenset[str]) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -85,9 +85,7 @@ class _OverridesFile(msgspec.Struct, forbid_unknown_fields=True):
     late_entry_threshold: str | None = None
 
 
-OVERRIDABLE: Final = frozenset(
-    {"target", "warnings", "severity", "applies_when", "enabled", "legal_basis", "action"}
-)
+OVERRIDABLE: Final = frozenset({"target", "warnings", "severity", "applies_when", "enabled", "legal_basis", "action"})
 
 
 # ----------------------------------------------------------------------------- loaded model
@@ -248,7 +246,15 @@ def _parse_warning(text: str, where: str) -> WarningPoint:
 def _condition(raw: _Condition, where: str) -> Condition:
     ops = {
         name: getattr(raw, attr)
-        for name, attr in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge"), ("in", "in_"))
+        for name, attr in (
+            ("eq", "eq"),
+            ("ne", "ne"),
+            ("lt", "lt"),
+            ("le", "le"),
+            ("gt", "gt"),
+            ("ge", "ge"),
+            ("in", "in_"),
+        )
         if getattr(raw, attr) is not msgspec.UNSET
     }
     if len(ops) != 1:
@@ -257,16 +263,24 @@ def _condition(raw: _Condition, where: str) -> Condition:
     return Condition(raw.fact, op, value)  # type: ignore[arg-type]
 
 
-def _build_rule(raw_rule: Mapping[str, Any], path: str, overridden: Sequence[str], source: str | None) -> Rule:
+def _build_rule(
+    raw_rule: Mapping[str, Any], pack_path: str, field_files: Mapping[str, str], source: str | None
+) -> Rule:
+    """``field_files`` maps each overridden field to the file that set it, so an error in an
+    override is reported against the force's file, not the pack."""
     rule_id = raw_rule.get("id") if isinstance(raw_rule.get("id"), str) else None
+
+    def path_of(field_path: str) -> str:
+        return field_files.get(re.split(r"[.\[]", field_path, maxsplit=1)[0], pack_path)
+
     try:
         raw = msgspec.convert(raw_rule, _RuleFile)
     except msgspec.ValidationError as exc:
         field_path, message = _field_of(exc)
-        raise PolicyError(f"{_where(path, rule_id, field_path)}: {message}") from None
+        raise PolicyError(f"{_where(path_of(field_path), rule_id, field_path)}: {message}") from None
 
     def fail(field_path: str, message: str) -> PolicyError:
-        return PolicyError(f"{_where(path, raw.id, field_path)}: {message}")
+        return PolicyError(f"{_where(path_of(field_path), raw.id, field_path)}: {message}")
 
     for kind in ("start", "stop", "cancel"):
         for i, event_type in enumerate(getattr(raw.clock, kind)):
@@ -291,17 +305,20 @@ def _build_rule(raw_rule: Mapping[str, Any], path: str, overridden: Sequence[str
         stop=frozenset(raw.clock.stop),
         cancel=frozenset(raw.clock.cancel),
         target=target,
-        warnings=tuple(_parse_warning(w, _where(path, raw.id, f"warnings[{i}]")) for i, w in enumerate(raw.warnings)),
+        warnings=tuple(
+            _parse_warning(w, _where(path_of("warnings"), raw.id, f"warnings[{i}]")) for i, w in enumerate(raw.warnings)
+        ),
         severity_warning=raw.severity.warning,
         severity_breach=raw.severity.breach,
         legal_basis=raw.legal_basis.strip(),
         explanation=" ".join(raw.explanation.split()),
         action=" ".join(raw.action.split()),
         applies_when=tuple(
-            _condition(c, _where(path, raw.id, f"applies_when[{i}]")) for i, c in enumerate(raw.applies_when)
+            _condition(c, _where(path_of("applies_when"), raw.id, f"applies_when[{i}]"))
+            for i, c in enumerate(raw.applies_when)
         ),
         enabled=raw.enabled,
-        overridden=tuple(overridden),
+        overridden=tuple(field_files),
         override_source=source,
     )
 
@@ -328,7 +345,7 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
     pack_path = Path(pack)
     pack_file: _PackFile = _decode_file(pack_path, _PackFile)
     raw_rules: dict[str, dict[str, Any]] = {}
-    changed: dict[str, list[str]] = {}
+    changed: dict[str, dict[str, str]] = {}  # rule id -> field -> file that set it
     source: dict[str, str] = {}
     for i, raw in enumerate(pack_file.rules):
         rule_id = raw.get("id")
@@ -353,10 +370,10 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
                         f"(overridable: {', '.join(sorted(OVERRIDABLE))})"
                     )
                 raw_rules[rule_id][name] = value
-                changed.setdefault(rule_id, []).append(name)
+                changed.setdefault(rule_id, {})[name] = str(override_path)
                 source[rule_id] = f"{file.force} ({override_path.name})"
     rules = tuple(
-        _build_rule(raw, str(pack_path), changed.get(rule_id, ()), source.get(rule_id))
+        _build_rule(raw, str(pack_path), changed.get(rule_id, {}), source.get(rule_id))
         for rule_id, raw in raw_rules.items()
     )
     try:
@@ -373,4 +390,13 @@ def load_policy_from_env(environ: Mapping[str, str] = os.environ) -> Policy:
     return load_policy(pack, overrides)
 
 
-__all__ = ["DOMAINS", "Condition", "Policy", "PolicyError", "Rule", "WarningPoint", "load_policy", "load_policy_from_env"]
+__all__ = [
+    "DOMAINS",
+    "Condition",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "WarningPoint",
+    "load_policy",
+    "load_policy_from_env",
+]

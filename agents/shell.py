@@ -33,15 +33,13 @@ from agents.due_index import DueIndex
 from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, apply_event, fire_due, new_case, next_due
 from alerts.model import ALERT_ENCODER, Alert
 from streams import metrics
-from streams.app import app, policy, settings
+from streams.app import RAW_TABLE, app, policy, settings
 from streams.contract import Domain
 from streams.topics import alerts_topic, deadletter_topic, input_topic, ticks_topic
 from streams.validation import Rejection, decode_event
 
 log = logging.getLogger(__name__)
-RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
-"""Keys are case ids as bytes, values msgpack-encoded CaseState: we own the encoding."""
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 alerts_channel = app.topic(alerts_topic(settings), key_serializer="raw", value_serializer="raw")
 deadletter_channel = app.topic(deadletter_topic(settings), key_serializer="raw", value_serializer="raw")
@@ -71,8 +69,12 @@ async def dead_letter(domain: Domain, message: Any, rejection: Rejection, receiv
         "event_id": rejection.event_id,
         "event_type": rejection.event_type,
         "subject": rejection.subject,
-        "source": {"topic": message.topic, "partition": message.partition, "offset": message.offset,
-                   "timestamp_ms": int(message.timestamp * 1000) if message.timestamp else None},
+        "source": {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "timestamp_ms": int(message.timestamp * 1000) if message.timestamp else None,
+        },
         "received_at": received_at.isoformat(),
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
         "payload_bytes": len(payload),
@@ -100,8 +102,12 @@ class DomainAgent:
     # ------------------------------------------------------------------ input
     async def on_input(self, message: Any) -> None:
         now = utcnow()
-        result = decode_event(message.value or b"", now=now, topic_domain=self.domain,
-                              max_future=dt.timedelta(seconds=settings.max_future_seconds))
+        result = decode_event(
+            message.value or b"",
+            now=now,
+            topic_domain=self.domain,
+            max_future=dt.timedelta(seconds=settings.max_future_seconds),
+        )
         if isinstance(result, Rejection):
             metrics.EVENTS.labels(self.domain, "dead_letter").inc()
             await dead_letter(self.domain, message, result, now)
@@ -109,8 +115,13 @@ class DomainAgent:
         key = result.subject.encode()
         if message.key != key:
             metrics.EVENTS.labels(self.domain, "dead_letter").inc()
-            rejection = Rejection("schema_violation", "Kafka message key is not the event subject: the case would be split "
-                                  "across partitions", result.id, result.type, result.subject)
+            rejection = Rejection(
+                "schema_violation",
+                "Kafka message key is not the event subject: the case would be split across partitions",
+                result.id,
+                result.type,
+                result.subject,
+            )
             await dead_letter(self.domain, message, rejection, now)
             return
         raw = self.cases.get(key)
@@ -137,8 +148,13 @@ class DomainAgent:
 
         count = self.index.build(partition, entries())
         metrics.OPEN_DEADLINES.labels(self.domain).set(len(self.index))
-        log.info("%s partition %d: %d open deadlines indexed in %.3fs", self.domain, partition, count,
-                 time.perf_counter() - started)
+        log.info(
+            "%s partition %d: %d open deadlines indexed in %.3fs",
+            self.domain,
+            partition,
+            count,
+            time.perf_counter() - started,
+        )
 
     async def on_tick(self, partition: int) -> None:
         if not self.index.is_built(partition):
@@ -170,7 +186,7 @@ def domain_agent(domain: Domain) -> DomainAgent:
         domain=domain,
         events=app.topic(events_name, key_serializer="raw", value_serializer="raw"),
         ticks=app.topic(ticks_name, key_serializer="raw", value_serializer="raw"),
-        cases=app.Table(f"{domain}-cases", partitions=settings.partitions, schema=RAW),
+        cases=app.Table(f"{domain}-cases", partitions=settings.partitions, **RAW_TABLE),
         index=DueIndex(),
     )
 

@@ -16,11 +16,10 @@ from alerts.console import format_line
 from alerts.model import ALERT_DECODER
 from alerts.webhook import post_alert
 from streams import metrics
-from streams.app import app, settings
+from streams.app import RAW_TABLE, app, settings
 from streams.topics import alerts_topic
 
-notified = app.Table("notified", partitions=settings.partitions,
-                     schema=faust.Schema(key_serializer="raw", value_serializer="raw"))
+notified = app.Table("notified", partitions=settings.partitions, **RAW_TABLE)
 _session: aiohttp.ClientSession | None = None
 
 
@@ -31,7 +30,9 @@ async def _http() -> aiohttp.ClientSession:
     return _session
 
 
-@app.agent(app.topic(alerts_topic(settings), key_serializer="raw", value_serializer="raw"), name="notifier", concurrency=1)
+@app.agent(
+    app.topic(alerts_topic(settings), key_serializer="raw", value_serializer="raw"), name="notifier", concurrency=1
+)
 async def notifier(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for raw in stream:
         alert = ALERT_DECODER.decode(raw)

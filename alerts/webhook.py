@@ -32,7 +32,7 @@ async def post_alert(session: aiohttp.ClientSession, url: str, alert: Alert) -> 
                 if 400 <= reply.status < 500 and reply.status not in (408, 429):
                     break
                 log.warning("webhook answered %s (attempt %d)", reply.status, attempt + 1)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("webhook unreachable (attempt %d): %s", attempt + 1, type(exc).__name__)
     metrics.NOTIFICATIONS.labels("webhook", "failed").inc()
     log.error("webhook delivery failed for alert %s", alert.alert_id)

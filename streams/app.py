@@ -14,6 +14,11 @@ from prometheus_client import REGISTRY, generate_latest
 from agents.policy import DEFAULT_PACK, Policy, load_policy
 from watchkeeper.settings import Settings
 
+RAW_TABLE = {"key_type": bytes, "value_type": bytes}
+"""Tables whose keys and values we encode ourselves. Faust derives a table's *changelog*
+serializers from key_type/value_type (bytes → raw) and ignores ``schema`` for that, so a
+Schema alone writes and recovers the changelog as JSON and recovery fails after a restart."""
+
 settings: Settings = Settings.from_env()
 policy: Policy = load_policy(settings.policy or DEFAULT_PACK, settings.policy_overrides)
 

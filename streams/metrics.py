@@ -6,9 +6,7 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge
 
-EVENTS: Final = Counter(
-    "watchkeeper_events_total", "Input events by domain and outcome.", ["domain", "outcome"]
-)
+EVENTS: Final = Counter("watchkeeper_events_total", "Input events by domain and outcome.", ["domain", "outcome"])
 DEAD_LETTERS: Final = Counter(
     "watchkeeper_dead_letters_total", "Input refused to the dead-letter topic, by reason.", ["domain", "reason"]
 )

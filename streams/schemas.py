@@ -26,7 +26,7 @@ def event_schema(event_type: str) -> dict[str, Any]:
             ("specversion", Literal["1.0"]),
             ("id", str),
             ("source", str),
-            ("type", Literal[event_type]),  # type: ignore[valid-type]
+            ("type", Literal[event_type]),
             ("subject", Ref),
             ("time", AwareDatetime),
             ("recordedtime", AwareDatetime),

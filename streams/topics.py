@@ -47,14 +47,42 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     n, rf = settings.partitions, settings.replication_factor
     specs = []
     for domain in DOMAINS:
-        specs.append(TopicSpec(input_topic(settings, domain), n, rf, {"cleanup.policy": "delete", "retention.ms": retention},
-                               f"{domain} events, keyed by case (CloudEvents subject)"))
-        specs.append(TopicSpec(ticks_topic(settings, domain), n, rf, {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
-                               f"wall-clock ticks that fire {domain} deadlines on the partition that owns them"))
-    specs.append(TopicSpec(alerts_topic(settings), n, rf, {"cleanup.policy": "delete", "retention.ms": retention},
-                           "alerts, keyed by alert id"))
-    specs.append(TopicSpec(deadletter_topic(settings), n, rf, {"cleanup.policy": "delete", "retention.ms": retention},
-                           "refused input with a machine-readable reason"))
+        specs.append(
+            TopicSpec(
+                input_topic(settings, domain),
+                n,
+                rf,
+                {"cleanup.policy": "delete", "retention.ms": retention},
+                f"{domain} events, keyed by case (CloudEvents subject)",
+            )
+        )
+        specs.append(
+            TopicSpec(
+                ticks_topic(settings, domain),
+                n,
+                rf,
+                {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
+                f"wall-clock ticks that fire {domain} deadlines on the partition that owns them",
+            )
+        )
+    specs.append(
+        TopicSpec(
+            alerts_topic(settings),
+            n,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": retention},
+            "alerts, keyed by alert id",
+        )
+    )
+    specs.append(
+        TopicSpec(
+            deadletter_topic(settings),
+            n,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": retention},
+            "refused input with a machine-readable reason",
+        )
+    )
     return specs
 
 
@@ -73,8 +101,11 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin",
-                                     request_timeout_ms=10000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id=f"{settings.app_id}-admin",
+                request_timeout_ms=10000,
+            )
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -87,22 +118,29 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
         missing = [s for s in specs if s.name not in existing]
         for spec in missing:
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.config)])
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.config)]
+                )
                 created.append(spec.name)
             except TopicAlreadyExistsError:  # another worker won the race
                 present.append(spec.name)
         for spec in specs:
             if spec.name in existing:
                 present.append(spec.name)
-        described = {t.get("name") or t.get("topic"): t for t in admin.describe_topics([s.name for s in specs if s.name in present])}
+        described = {
+            t.get("name") or t.get("topic"): t
+            for t in admin.describe_topics([s.name for s in specs if s.name in present])
+        }
         for spec in specs:
             info = described.get(spec.name)
             if info is None:
                 continue
             partitions = len(info.get("partitions") or [])
             if partitions != spec.partitions:
-                problems.append(f"{spec.name} has {partitions} partitions, expected {spec.partitions} "
-                                "(WATCHKEEPER_PARTITIONS): co-partitioning would break")
+                problems.append(
+                    f"{spec.name} has {partitions} partitions, expected {spec.partitions} "
+                    "(WATCHKEEPER_PARTITIONS): co-partitioning would break"
+                )
         return TopicReport(created, present, problems)
     finally:
         admin.close()

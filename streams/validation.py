@@ -64,7 +64,7 @@ _REF: Final = re.compile(REF_PATTERN)
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _data_decoders: Final = {name: msgspec.json.Decoder(model) for name, model in EVENT_TYPES.items()}
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 def _scrub(message: str) -> str:
@@ -101,9 +101,7 @@ def decode_event(
     if decoder is None:
         return Rejection("unknown_event_type", "type is not in the contract", **ids)
     if topic_domain is not None and domain_of(env.type) != topic_domain:
-        return Rejection(
-            "wrong_topic", f"a {domain_of(env.type)} event on the {topic_domain} topic", **ids
-        )
+        return Rejection("wrong_topic", f"a {domain_of(env.type)} event on the {topic_domain} topic", **ids)
     try:
         data = decoder.decode(env.data)
     except msgspec.ValidationError as exc:
@@ -115,9 +113,7 @@ def decode_event(
     for name, value in (("time", env.time), ("recordedtime", env.recordedtime)):
         if value > limit:
             ahead = (value - now).total_seconds()
-            return Rejection(
-                "time_in_future", f"{name} is {ahead:.0f} s ahead of the receiving clock", **ids
-            )
+            return Rejection("time_in_future", f"{name} is {ahead:.0f} s ahead of the receiving clock", **ids)
     return Event(
         id=env.id,
         source=env.source,

@@ -37,17 +37,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"watchkeeper: {problem}", file=sys.stderr)
         return 1
-    from streams.app import app
-
-    import agents.custody  # noqa: F401  (registers the agent)
-    import agents.incidents  # noqa: F401
+    import agents.custody
+    import agents.incidents
     import agents.protection  # noqa: F401
     import alerts.notify  # noqa: F401
+    from streams.app import app
 
     @app.task
     async def announce_ready() -> None:
-        print(f"watchkeeper: worker ready (app {settings.app_id}, topics {settings.topic_prefix}.*, "
-              f"broker {settings.bootstrap_servers})", flush=True)
+        print(
+            f"watchkeeper: worker ready (app {settings.app_id}, topics {settings.topic_prefix}.*, "
+            f"broker {settings.bootstrap_servers})",
+            flush=True,
+        )
 
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # stdout carries alert lines only, no terminal control codes
@@ -62,8 +64,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
     report = ensure_topics(settings)
     for spec in topic_specs(settings):
         state = "created" if spec.name in report.created else "present"
-        print(f"{state:8} {spec.name:40} partitions={spec.partitions} rf={spec.replication_factor} "
-              f"{' '.join(f'{k}={v}' for k, v in spec.config.items())}")
+        print(
+            f"{state:8} {spec.name:40} partitions={spec.partitions} rf={spec.replication_factor} "
+            f"{' '.join(f'{k}={v}' for k, v in spec.config.items())}"
+        )
     for problem in report.problems:
         print(f"PROBLEM  {problem}", file=sys.stderr)
     return 1 if report.problems else 0
@@ -77,7 +81,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     from streams.validation import Rejection, decode_event
 
     settings = Settings.from_env()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     outgoing: list[tuple[str, bytes | None, bytes]] = []
     errors = 0
     for number, line in enumerate(args.file.read_bytes().splitlines(), start=1):
@@ -95,8 +99,10 @@ def cmd_send(args: argparse.Namespace) -> int:
         body = json.dumps(result.to_cloudevent(), separators=(",", ":")).encode()
         outgoing.append((input_topic(settings, domain_of(result.type)), result.subject.encode(), body))
     if errors and not args.skip_invalid:
-        print(f"watchkeeper send: {errors} invalid event(s); nothing sent (use --skip-invalid to send the rest)",
-              file=sys.stderr)
+        print(
+            f"watchkeeper send: {errors} invalid event(s); nothing sent (use --skip-invalid to send the rest)",
+            file=sys.stderr,
+        )
         return 1
     if args.dry_run:
         print(f"{len(outgoing)} event(s) valid; dry run, nothing sent")
@@ -116,8 +122,11 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     from streams.schemas import render_all, write_all
 
     if args.check:
-        stale = [name for name, text in render_all().items()
-                 if not (args.out / name).is_file() or (args.out / name).read_text(encoding="utf-8") != text]
+        stale = [
+            name
+            for name, text in render_all().items()
+            if not (args.out / name).is_file() or (args.out / name).read_text(encoding="utf-8") != text
+        ]
         for name in stale:
             print(f"stale or missing: {args.out / name}", file=sys.stderr)
         return 1 if stale else 0
@@ -136,44 +145,66 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watchkeeper",
         description="Streaming compliance monitor for police child protection: keeps every legal and policy clock "
-                    "running for a child and raises alerts before and when one is breached.",
+        "running for a child and raises alerts before and when one is breached.",
         epilog="Settings come from environment variables:\n" + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("worker", help="run a Faust worker (the monitor itself)",
-                       description="Run a worker: consume the input topics, keep the clocks, raise alerts. "
-                                   "Creates missing topics first.")
+    p = sub.add_parser(
+        "worker",
+        help="run a Faust worker (the monitor itself)",
+        description="Run a worker: consume the input topics, keep the clocks, raise alerts. "
+        "Creates missing topics first.",
+    )
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("demo", help="start the local broker and a worker, play a short scenario, show the alerts",
-                       description="The main job on the local broker: a child waits for an appropriate adult, "
-                                   "a warning then a breach appear within a minute; a second child's AA arrives "
-                                   "in time and nothing fires.")
+    p = sub.add_parser(
+        "demo",
+        help="start the local broker and a worker, play a short scenario, show the alerts",
+        description="The main job on the local broker: a child waits for an appropriate adult, "
+        "a warning then a breach appear within a minute; a second child's AA arrives "
+        "in time and nothing fires.",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("send", help="validate the events in a JSONL file and publish them",
-                       description="Validate each line of FILE as a CloudEvent of the contract and publish it to "
-                                   "its domain's input topic, keyed by subject. Unknown fields are dropped. "
-                                   "If any line is invalid nothing is sent, unless --skip-invalid.")
+    p = sub.add_parser(
+        "send",
+        help="validate the events in a JSONL file and publish them",
+        description="Validate each line of FILE as a CloudEvent of the contract and publish it to "
+        "its domain's input topic, keyed by subject. Unknown fields are dropped. "
+        "If any line is invalid nothing is sent, unless --skip-invalid.",
+    )
     p.add_argument("file", type=_existing_file, metavar="FILE", help="JSON Lines file, one CloudEvent per line")
     p.add_argument("--dry-run", action="store_true", help="validate only")
     p.add_argument("--skip-invalid", action="store_true", help="send the valid lines even if some are invalid")
-    p.add_argument("--raw", action="store_true",
-                   help="send lines unvalidated and unkeyed to --domain's topic (for testing the dead-letter path)")
-    p.add_argument("--domain", choices=("custody", "protection", "incidents"), default="custody",
-                   help="input topic for --raw (default custody)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="send lines unvalidated and unkeyed to --domain's topic (for testing the dead-letter path)",
+    )
+    p.add_argument(
+        "--domain",
+        choices=("custody", "protection", "incidents"),
+        default="custody",
+        help="input topic for --raw (default custody)",
+    )
     p.set_defaults(func=cmd_send)
 
-    p = sub.add_parser("topics", help="create and verify the topics",
-                       description="Create missing topics with explicit partitions, replication and retention, "
-                                   "and verify existing ones. Exit 1 if a topic's partition count is wrong.")
+    p = sub.add_parser(
+        "topics",
+        help="create and verify the topics",
+        description="Create missing topics with explicit partitions, replication and retention, "
+        "and verify existing ones. Exit 1 if a topic's partition count is wrong.",
+    )
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser("schemas", help="write the JSON Schema of every event type",
-                       description="Write docs/schemas/<type>.json for every event type in the contract.")
+    p = sub.add_parser(
+        "schemas",
+        help="write the JSON Schema of every event type",
+        description="Write docs/schemas/<type>.json for every event type in the contract.",
+    )
     p.add_argument("--out", type=Path, default=REPO / "docs" / "schemas", help="directory (default docs/schemas)")
     p.add_argument("--check", action="store_true", help="exit 1 if the files on disk are not current")
     p.set_defaults(func=cmd_schemas)

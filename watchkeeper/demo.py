@@ -20,14 +20,14 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from watchkeeper.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 BROKER = REPO / "deploy" / "kafka" / "broker.sh"
 DEMO_POLICY = REPO / "deploy" / "policy" / "demo-overrides.yaml"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def say(text: str) -> None:
@@ -35,20 +35,30 @@ def say(text: str) -> None:
 
 
 def cloudevent(subject: str, event_type: str, data: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
-    return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "demo/custody-system", "type": event_type,
-            "subject": subject, "time": at.isoformat(), "recordedtime": at.isoformat(), "data": data}
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "demo/custody-system",
+        "type": event_type,
+        "subject": subject,
+        "time": at.isoformat(),
+        "recordedtime": at.isoformat(),
+        "data": data,
+    }
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
         _Receiver.received.append(body)
         self.send_response(204)
         self.end_headers()
-        print(f"webhook | received {body['status']} {body['stage']} {body['alert_id']} for case {body['case']}",
-              flush=True)
+        print(
+            f"webhook | received {body['status']} {body['stage']} {body['alert_id']} for case {body['case']}",
+            flush=True,
+        )
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -67,8 +77,9 @@ def _wait_for_group_coordinator(settings: Settings) -> None:
     here keeps the worker's first seconds free of a transient coordinator error."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=f"{settings.app_id}-warmup",
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=f"{settings.app_id}-warmup", enable_auto_commit=False
+    )
     try:
         consumer.subscribe([input_topic_name(settings)])
         consumer.poll(timeout_ms=5000)
@@ -93,9 +104,15 @@ def run_demo(timeout_s: float = 120.0) -> int:
         subprocess.run([str(BROKER), "start"], check=True)
         started_broker = True
     run = f"demo-{dt.datetime.now(UTC):%Y%m%d%H%M%S}"
-    env = {**os.environ, "WATCHKEEPER_TOPIC_PREFIX": run, "WATCHKEEPER_PARTITIONS": "2",
-           "WATCHKEEPER_POLICY_OVERRIDES": str(DEMO_POLICY), "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
-           "WATCHKEEPER_WEB_PORT": str(_free_port()), "WATCHKEEPER_DATA_DIR": f"/tmp/watchkeeper/{run}"}
+    env = {
+        **os.environ,
+        "WATCHKEEPER_TOPIC_PREFIX": run,
+        "WATCHKEEPER_PARTITIONS": "2",
+        "WATCHKEEPER_POLICY_OVERRIDES": str(DEMO_POLICY),
+        "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
+        "WATCHKEEPER_WEB_PORT": str(_free_port()),
+        "WATCHKEEPER_DATA_DIR": f"/tmp/watchkeeper/{run}",
+    }
     settings = Settings.from_env(env)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
@@ -107,8 +124,13 @@ def run_demo(timeout_s: float = 120.0) -> int:
     say(f"topics {run}.* created; starting a worker (AA target shortened to 20 s by {DEMO_POLICY.name})")
     worker = subprocess.Popen([sys.executable, "-m", "watchkeeper", "worker"], env=env)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    consumer = KafkaConsumer(alerts_topic(settings), bootstrap_servers=settings.bootstrap_servers,
-                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = KafkaConsumer(
+        alerts_topic(settings),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
     topic = input_topic(settings, "custody")
 
     def send(subject: str, event_type: str, data: dict[str, Any] | None = None) -> None:
@@ -118,8 +140,11 @@ def run_demo(timeout_s: float = 120.0) -> int:
     try:
         now = dt.datetime.now(UTC)
         for subject, age in (("CR-DEMO-1", 15), ("CR-DEMO-2", 16)):
-            send(subject, "custody.detention.authorised",
-                 {"relevant_time": now.isoformat(), "age_years": age, "custody_suite": "SUITE-NORTH"})
+            send(
+                subject,
+                "custody.detention.authorised",
+                {"relevant_time": now.isoformat(), "age_years": age, "custody_suite": "SUITE-NORTH"},
+            )
             send(subject, "custody.appropriate_adult.requested")
         say("CR-DEMO-1 (15) and CR-DEMO-2 (16) detained at SUITE-NORTH; an appropriate adult requested for both")
         deadline = time.monotonic() + timeout_s
@@ -142,11 +167,15 @@ def run_demo(timeout_s: float = 120.0) -> int:
         warnings = [a for a in seen if a["stage"] == "warning"]
         wrong = [a for a in seen if a["case"] == "CR-DEMO-2"]
         if not breaches or wrong:
-            say(f"unexpected result: {len(warnings)} warning(s), {len(breaches)} breach(es), "
-                f"{len(wrong)} alert(s) for CR-DEMO-2")
+            say(
+                f"unexpected result: {len(warnings)} warning(s), {len(breaches)} breach(es), "
+                f"{len(wrong)} alert(s) for CR-DEMO-2"
+            )
             return 1
-        say(f"done: {len(warnings)} warning and {len(breaches)} breach for CR-DEMO-1, none for CR-DEMO-2; "
-            f"{len(_Receiver.received)} webhook deliveries")
+        say(
+            f"done: {len(warnings)} warning and {len(breaches)} breach for CR-DEMO-1, none for CR-DEMO-2; "
+            f"{len(_Receiver.received)} webhook deliveries"
+        )
         return 0
     finally:
         producer.close()

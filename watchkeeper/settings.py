@@ -20,21 +20,33 @@ class SettingsError(ValueError):
 
 
 SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
-    ("WATCHKEEPER_BOOTSTRAP_SERVERS", "127.0.0.1:19092", "Kafka bootstrap servers. Set it to use an existing cluster instead of the local broker."),
+    (
+        "WATCHKEEPER_BOOTSTRAP_SERVERS",
+        "127.0.0.1:19092",
+        "Kafka bootstrap servers. Set it to use an existing cluster instead of the local broker.",
+    ),
     ("WATCHKEEPER_TOPIC_PREFIX", "watchkeeper", "Prefix of every topic Watchkeeper owns."),
     ("WATCHKEEPER_APP_ID", "(the topic prefix)", "Faust application id: consumer group and table changelog names."),
     ("WATCHKEEPER_PARTITIONS", "8", "Partitions of the input, ticks and alerts topics (the unit of scaling)."),
     ("WATCHKEEPER_REPLICATION_FACTOR", "1", "Replication factor of every topic; use 3 on a production cluster."),
     ("WATCHKEEPER_RETENTION_DAYS", "30", "Retention of input, alerts and dead-letter topics."),
     ("WATCHKEEPER_TICK_SECONDS", "1.0", "How often each worker checks its partitions for due deadlines."),
-    ("WATCHKEEPER_MAX_FUTURE_SECONDS", "300", "An event timed further ahead of the worker's clock than this is dead-lettered."),
+    (
+        "WATCHKEEPER_MAX_FUTURE_SECONDS",
+        "300",
+        "An event timed further ahead of the worker's clock than this is dead-lettered.",
+    ),
     ("WATCHKEEPER_POLICY", "(built-in default pack)", "Policy pack YAML file."),
     ("WATCHKEEPER_POLICY_OVERRIDES", "(none)", "Force override YAML files, separated by ':'; later files win."),
     ("WATCHKEEPER_WEBHOOK_URL", "(none)", "Every alert is POSTed here as JSON."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics)."),
     ("WATCHKEEPER_DATA_DIR", "/tmp/watchkeeper/<app id>", "Worker state directory (table stores)."),
     ("WATCHKEEPER_STORE", "memory://", "Faust table store: memory:// or rocksdb://."),
-    ("WATCHKEEPER_RECOVERY_DELAY_SECONDS", "3.0", "Wait after a rebalance before recovering tables (Faust stream_recovery_delay)."),
+    (
+        "WATCHKEEPER_RECOVERY_DELAY_SECONDS",
+        "3.0",
+        "Wait after a rebalance before recovering tables (Faust stream_recovery_delay).",
+    ),
     ("WATCHKEEPER_LOG_LEVEL", "warning", "Worker log level."),
 )
 
@@ -60,7 +72,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        def get(name: str, parse: Callable[[str], T], default: T, check: Callable[[T], bool] = lambda _: True, hint: str = "") -> T:
+        def get(
+            name: str,
+            parse: Callable[[str], T],
+            default: T,
+            check: Callable[[T], bool] = lambda _: True,
+            hint: str = "",
+        ) -> T:
             raw = environ.get(name, "").strip()
             if not raw:
                 return default
@@ -72,26 +90,62 @@ class Settings:
                 raise SettingsError(f"{name}={raw!r}: {hint or 'out of range'}")
             return value
 
-        prefix = get("WATCHKEEPER_TOPIC_PREFIX", str, "watchkeeper", lambda v: v.replace("-", "").replace("_", "").replace(".", "").isalnum(), "letters, digits, '.', '_' and '-' only")
+        prefix = get(
+            "WATCHKEEPER_TOPIC_PREFIX",
+            str,
+            "watchkeeper",
+            lambda v: v.replace("-", "").replace("_", "").replace(".", "").isalnum(),
+            "letters, digits, '.', '_' and '-' only",
+        )
         app_id = get("WATCHKEEPER_APP_ID", str, prefix)
         positive = "a number greater than zero"
         return cls(
-            bootstrap_servers=get("WATCHKEEPER_BOOTSTRAP_SERVERS", str, "127.0.0.1:19092", lambda v: ":" in v, "host:port[,host:port...]"),
+            bootstrap_servers=get(
+                "WATCHKEEPER_BOOTSTRAP_SERVERS", str, "127.0.0.1:19092", lambda v: ":" in v, "host:port[,host:port...]"
+            ),
             topic_prefix=prefix,
             app_id=app_id,
             partitions=get("WATCHKEEPER_PARTITIONS", int, 8, lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
-            replication_factor=get("WATCHKEEPER_REPLICATION_FACTOR", int, 1, lambda v: 1 <= v <= 7, "a whole number from 1 to 7"),
+            replication_factor=get(
+                "WATCHKEEPER_REPLICATION_FACTOR", int, 1, lambda v: 1 <= v <= 7, "a whole number from 1 to 7"
+            ),
             retention_days=get("WATCHKEEPER_RETENTION_DAYS", float, 30.0, lambda v: v > 0, positive),
-            tick_seconds=get("WATCHKEEPER_TICK_SECONDS", float, 1.0, lambda v: 0.05 <= v <= 60, "seconds from 0.05 to 60"),
-            max_future_seconds=get("WATCHKEEPER_MAX_FUTURE_SECONDS", float, 300.0, lambda v: v >= 0, "seconds, zero or more"),
+            tick_seconds=get(
+                "WATCHKEEPER_TICK_SECONDS", float, 1.0, lambda v: 0.05 <= v <= 60, "seconds from 0.05 to 60"
+            ),
+            max_future_seconds=get(
+                "WATCHKEEPER_MAX_FUTURE_SECONDS", float, 300.0, lambda v: v >= 0, "seconds, zero or more"
+            ),
             policy=get("WATCHKEEPER_POLICY", Path, None),
-            policy_overrides=tuple(Path(p) for p in environ.get("WATCHKEEPER_POLICY_OVERRIDES", "").split(os.pathsep) if p.strip()),
-            webhook_url=get("WATCHKEEPER_WEBHOOK_URL", str, None, lambda v: v.startswith(("http://", "https://")), "an http:// or https:// URL"),
+            policy_overrides=tuple(
+                Path(p) for p in environ.get("WATCHKEEPER_POLICY_OVERRIDES", "").split(os.pathsep) if p.strip()
+            ),
+            webhook_url=get(
+                "WATCHKEEPER_WEBHOOK_URL",
+                str,
+                None,
+                lambda v: v is not None and v.startswith(("http://", "https://")),
+                "an http:// or https:// URL",
+            ),
             web_port=get("WATCHKEEPER_WEB_PORT", int, 6066, lambda v: 0 <= v <= 65535, "a TCP port"),
             data_dir=get("WATCHKEEPER_DATA_DIR", Path, Path("/tmp/watchkeeper") / app_id),
-            store=get("WATCHKEEPER_STORE", str, "memory://", lambda v: v in ("memory://", "rocksdb://"), "memory:// or rocksdb://"),
-            recovery_delay_seconds=get("WATCHKEEPER_RECOVERY_DELAY_SECONDS", float, 3.0, lambda v: v >= 0, "seconds, zero or more"),
-            log_level=get("WATCHKEEPER_LOG_LEVEL", str.lower, "warning", lambda v: v in ("debug", "info", "warning", "error"), "debug, info, warning or error"),
+            store=get(
+                "WATCHKEEPER_STORE",
+                str,
+                "memory://",
+                lambda v: v in ("memory://", "rocksdb://"),
+                "memory:// or rocksdb://",
+            ),
+            recovery_delay_seconds=get(
+                "WATCHKEEPER_RECOVERY_DELAY_SECONDS", float, 3.0, lambda v: v >= 0, "seconds, zero or more"
+            ),
+            log_level=get(
+                "WATCHKEEPER_LOG_LEVEL",
+                str.lower,
+                "warning",
+                lambda v: v in ("debug", "info", "warning", "error"),
+                "debug, info, warning or error",
+            ),
         )
 
 

@@ -1,0 +1,43 @@
+# The two commands in the README are `make demo` and `make test`. Both work on a fresh
+# machine with Python 3.11+, Java 17+ and Maven: they create .venv, install Watchkeeper into
+# it, and start the local Kafka broker themselves (deploy/kafka/broker.sh).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test unit lint broker-start broker-stop schemas bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed        ## the main job: broker + worker + a short scenario; alerts within a minute
+	$(BIN)/watchkeeper demo
+
+test: lint $(BIN)/.installed   ## the full test suite, against the real broker (started by the tests)
+	$(BIN)/pytest
+
+unit: $(BIN)/.installed        ## the tests that need no broker
+	$(BIN)/pytest -m "not broker"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+broker-start:
+	deploy/kafka/broker.sh start
+
+broker-stop:
+	deploy/kafka/broker.sh stop
+
+schemas: $(BIN)/.installed     ## regenerate docs/schemas from the event contract
+	$(BIN)/watchkeeper schemas
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/validation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

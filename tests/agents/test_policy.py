@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from agents.durations import format_duration, parse_duration
+from agents.policy import DEFAULT_PACK, PolicyError, load_policy, load_policy_from_env
+from tests.conftest import REPO
+
+RULE = "custody.appropriate_adult.arrival"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_the_default_pack_loads_and_labels_local_standards() -> None:
+    policy = load_policy()
+    rule = policy.rule(RULE)
+    assert rule is not None and rule.is_local_standard
+    assert rule.target == dt.timedelta(hours=2)
+    assert [name for name, _ in rule.stage_offsets()] == ["warning-1", "warning-2", "breach"]
+
+
+def test_the_example_force_file_overrides_without_editing_the_pack() -> None:
+    policy = load_policy(overrides=[REPO / "deploy" / "policy" / "example-force-overrides.yaml"])
+    rule = policy.rule(RULE)
+    assert rule is not None and rule.target == dt.timedelta(hours=1)
+    assert rule.overridden == ("target", "warnings") and rule.override_source is not None
+    assert load_policy().rule(RULE).target == dt.timedelta(hours=2)  # type: ignore[union-attr]
+
+
+def test_settings_point_at_override_files(tmp_path: Path) -> None:
+    override = write(tmp_path, "o.yaml", f"force: x\noverrides:\n  {RULE}:\n    target: 7s\n")
+    policy = load_policy_from_env({"WATCHKEEPER_POLICY_OVERRIDES": str(override)})
+    assert policy.rule(RULE).target == dt.timedelta(seconds=7)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("target: 2 hours", f"o.yaml: rule '{RULE}': field 'target': not a duration"),
+        ("warnings: ['150%']", f"rule '{RULE}': field 'warnings[0]': a percentage warning must be between"),
+        ("severity: {breach: apocalyptic}", f"rule '{RULE}': field 'severity.breach'"),
+        ("title: renamed", f"o.yaml: rule '{RULE}': field 'title': cannot be overridden"),
+        ("applies_when: [{fact: age_years}]", "field 'applies_when[0]': each condition needs exactly one of"),
+    ],
+)
+def test_override_errors_name_the_file_the_rule_and_the_field(tmp_path: Path, override: str, expected: str) -> None:
+    path = write(tmp_path, "o.yaml", f"force: x\noverrides:\n  {RULE}:\n    {override}\n")
+    with pytest.raises(PolicyError, match=None) as info:
+        load_policy(overrides=[path])
+    assert expected in str(info.value)
+
+
+def test_an_override_of_a_rule_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "o.yaml", "force: x\noverrides:\n  custody.no_such_rule:\n    target: 1h\n")
+    with pytest.raises(PolicyError, match=r"o.yaml: rule 'custody.no_such_rule': no such rule"):
+        load_policy(overrides=[path])
+
+
+def test_a_pack_with_an_unknown_event_type_names_the_clock_field(tmp_path: Path) -> None:
+    text = DEFAULT_PACK.read_text().replace("custody.appropriate_adult.arrived", "custody.aa.arived")
+    pack = write(tmp_path, "pack.yaml", text)
+    with pytest.raises(PolicyError, match=r"pack.yaml: rule '.*': field 'clock.stop\[0\]': unknown event type"):
+        load_policy(pack)
+
+
+def test_a_pack_with_an_unknown_field_is_refused(tmp_path: Path) -> None:
+    pack = write(
+        tmp_path, "pack.yaml", DEFAULT_PACK.read_text().replace("    target: 2h", "    target: 2h\n    targte: 3h")
+    )
+    with pytest.raises(PolicyError, match=r"pack.yaml: rule '.*'.*targte"):
+        load_policy(pack)
+
+
+def test_a_legal_basis_is_required(tmp_path: Path) -> None:
+    text = DEFAULT_PACK.read_text()
+    start = text.index("    legal_basis:")
+    end = text.index("    explanation:")
+    pack = write(tmp_path, "pack.yaml", text[:start] + "    legal_basis: ''\n" + text[end:])
+    with pytest.raises(PolicyError, match=r"field 'legal_basis'"):
+        load_policy(pack)
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"bad.yaml: not valid YAML"):
+        load_policy(write(tmp_path, "bad.yaml", "pack: [unclosed\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("45s", 45), ("1m30s", 90), ("30m", 1800), ("4h", 14400), ("1h30m", 5400), ("3d", 259200)]
+)
+def test_durations_parse_and_print_back(text: str, seconds: int) -> None:
+    assert parse_duration(text) == dt.timedelta(seconds=seconds)
+    assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize("text", ["", "2 hours", "h", "1x", "-5m"])
+def test_malformed_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)

@@ -1,0 +1,266 @@
+"""Shared test fixtures: a real Kafka broker, real worker processes, event builders.
+
+The broker is the project's own (deploy/kafka/broker.sh, Apache Kafka in KRaft mode) unless
+WATCHKEEPER_BOOTSTRAP_SERVERS names another cluster. Nothing here mocks Kafka.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BROKER = REPO / "deploy" / "kafka" / "broker.sh"
+UTC = dt.UTC
+T0 = dt.datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------- events
+def cloudevent(
+    subject: str,
+    event_type: str,
+    data: dict[str, Any] | None = None,
+    *,
+    at: dt.datetime = T0,
+    recorded: dt.datetime | None = None,
+    event_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": "tests",
+        "type": event_type,
+        "subject": subject,
+        "time": at.isoformat(),
+        "recordedtime": (recorded or at).isoformat(),
+        "data": data or {},
+        **extra,
+    }
+
+
+def detention(
+    subject: str, age: int = 15, at: dt.datetime = T0, suite: str = "SUITE-A", event_id: str | None = None
+) -> dict[str, Any]:
+    return cloudevent(
+        subject,
+        "custody.detention.authorised",
+        {"relevant_time": at.isoformat(), "age_years": age, "custody_suite": suite},
+        at=at,
+        event_id=event_id,
+    )
+
+
+# ----------------------------------------------------------------------------- broker
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> Iterator[str]:
+    """The real broker: an existing cluster if WATCHKEEPER_BOOTSTRAP_SERVERS is set, else the local one."""
+    servers = os.environ.get("WATCHKEEPER_BOOTSTRAP_SERVERS")
+    if servers:
+        yield servers
+        return
+    port = int(os.environ.get("WATCHKEEPER_KAFKA_PORT", "19092"))
+    started = False
+    if not _port_open("127.0.0.1", port):
+        subprocess.run([str(BROKER), "start"], check=True)
+        started = True
+    yield f"127.0.0.1:{port}"
+    if started and not os.environ.get("WATCHKEEPER_KEEP_BROKER"):
+        subprocess.run([str(BROKER), "stop"], check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Deployment:
+    """One isolated Watchkeeper deployment on the shared broker: its own topic prefix and app id."""
+
+    def __init__(self, bootstrap: str, tmp: Path, **env: str) -> None:
+        self.prefix = f"t{uuid.uuid4().hex[:10]}"
+        self.tmp = tmp
+        self.env = {
+            **os.environ,
+            "WATCHKEEPER_BOOTSTRAP_SERVERS": bootstrap,
+            "WATCHKEEPER_TOPIC_PREFIX": self.prefix,
+            "WATCHKEEPER_PARTITIONS": "2",
+            "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
+            "WATCHKEEPER_TICK_SECONDS": "0.5",
+            "WATCHKEEPER_DATA_DIR": str(tmp / "data"),
+            "WATCHKEEPER_LOG_LEVEL": "warning",
+            **env,
+        }
+        from watchkeeper.settings import Settings
+
+        self.settings = Settings.from_env(self.env)
+        self.workers: list[WorkerProcess] = []
+        from kafka import KafkaProducer
+
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+    def topic(self, kind: str) -> str:
+        from streams import topics
+
+        if kind in ("custody", "protection", "incidents"):
+            return topics.input_topic(self.settings, kind)  # type: ignore[arg-type]
+        return {"alerts": topics.alerts_topic, "deadletter": topics.deadletter_topic}[kind](self.settings)
+
+    def start_worker(self) -> WorkerProcess:
+        worker = WorkerProcess(self.env, self.tmp / f"worker-{len(self.workers)}.log")
+        self.workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    def send(
+        self, event: dict[str, Any] | bytes, *, domain: str = "custody", key: bytes | str | None = "subject"
+    ) -> None:
+        value = event if isinstance(event, bytes) else json.dumps(event).encode()
+        if key == "subject":
+            key = event["subject"].encode() if isinstance(event, dict) else None
+        self.producer.send(self.topic(domain), key=key, value=value).get(timeout=30)  # type: ignore[arg-type]
+
+    def read(
+        self, kind: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 60.0, settle: float = 0.0
+    ) -> list[dict[str, Any]]:
+        """Read a topic from the start until ``until(records)`` holds, then ``settle`` seconds more
+        (to catch anything that should *not* be there)."""
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(
+            self.topic(kind),
+            bootstrap_servers=self.settings.bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=250,
+        )
+        records: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not until(records):
+                records += [json.loads(r.value) for r in consumer]
+            end = time.monotonic() + settle
+            while time.monotonic() < end:
+                records += [json.loads(r.value) for r in consumer]
+        finally:
+            consumer.close()
+        return records
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.producer.close()
+
+
+class WorkerProcess:
+    """``watchkeeper worker`` as a real subprocess, its stdout captured to a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "watchkeeper", "worker"],
+            env=env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "worker ready" in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready in {timeout}s:\n{self.output()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def deployment(bootstrap: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Deployment]]:
+    """Factory: ``deployment(**env)`` makes an isolated deployment; workers are stopped afterwards."""
+    made: list[Deployment] = []
+
+    def make(**env: str) -> Deployment:
+        d = Deployment(bootstrap, tmp_path, **env)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            for worker in d.workers:
+                print(f"--- {worker.log_path.name} ---\n{worker.output()[-4000:]}")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
+
+
+# ----------------------------------------------------------------------------- webhook receiver
+class Receiver:
+    """A real HTTP server on loopback that records every POST."""
+
+    def __init__(self) -> None:
+        received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()

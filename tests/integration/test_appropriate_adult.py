@@ -1,0 +1,92 @@
+"""The appropriate-adult rule end to end: real broker, real worker process, real webhook receiver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention
+
+pytestmark = pytest.mark.broker
+UTC = dt.UTC
+AA_10S = str(REPO / "tests" / "integration" / "aa-10s.yaml")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def bring_in(d: Deployment, subject: str, **extra_data: Any) -> None:
+    event = detention(subject, age=14, at=now(), suite="SUITE-WEST")
+    event["data"].update(extra_data)
+    d.send(event)
+    d.send(cloudevent(subject, "custody.appropriate_adult.requested", at=now()))
+
+
+def for_case(alerts: list[dict[str, Any]], case: str) -> list[dict[str, Any]]:
+    return [a for a in alerts if a["case"] == case]
+
+
+def test_a_warning_then_a_breach_and_nothing_when_the_aa_arrives_in_time(
+    deployment: Callable[..., Deployment], receiver: Receiver
+) -> None:
+    d = deployment(WATCHKEEPER_POLICY_OVERRIDES=AA_10S, WATCHKEEPER_WEBHOOK_URL=receiver.url)
+    worker = d.start_worker()
+    late = {"child_name": "Jane Smith", "home_address": "1 High Street"}  # outside the contract
+    bring_in(d, "CR-WAITING", **late)
+    bring_in(d, "CR-ONTIME")
+    d.send(cloudevent("CR-ONTIME", "custody.appropriate_adult.arrived", at=now()))
+
+    alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=60, settle=3)
+
+    waiting = for_case(alerts, "CR-WAITING")
+    assert [a["stage"] for a in waiting] == ["warning", "breach"]
+    warning, breach = waiting
+    assert warning["raised_at"] < breach["raised_at"]
+    assert dt.datetime.fromisoformat(warning["raised_at"]) >= dt.datetime.fromisoformat(warning["stage_at"])
+    assert breach["overdue_seconds"] >= 0 and breach["area"] == "SUITE-WEST"
+    assert breach["legal_basis"].startswith("local standard") and breach["policy_note"]
+    assert for_case(alerts, "CR-ONTIME") == []
+
+    lines = [line for line in worker.output().splitlines() if "case CR-WAITING" in line]
+    assert [line.split(" ", 1)[0] for line in lines] == ["WARNING", "BREACH"]
+
+    posted = [json.loads(body) for _, body in receiver.received]
+    assert sorted((p["case"], p["stage"]) for p in posted) == [("CR-WAITING", "breach"), ("CR-WAITING", "warning")]
+    assert {h.get("webhook-id") for h, _ in receiver.received} == {f"{a['alert_id']}.firing" for a in waiting}
+
+    everything = json.dumps(alerts) + b"".join(body for _, body in receiver.received).decode() + worker.output()
+    assert "Jane" not in everything and "High Street" not in everything
+
+
+def test_a_restart_mid_timer_loses_no_alert_and_duplicates_no_alert_id(deployment: Callable[..., Deployment]) -> None:
+    d = deployment(WATCHKEEPER_POLICY_OVERRIDES=AA_10S)
+    first = d.start_worker()
+    bring_in(d, "CR-RESTART")
+    d.read("alerts", until=lambda r: any(a["stage"] == "warning" for a in r), timeout=60)
+    first.stop()
+    assert first.proc.returncode is not None
+
+    second = d.start_worker()  # same app id: recovers the cases table from its changelog
+    alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=90, settle=4)
+
+    case = for_case(alerts, "CR-RESTART")
+    assert [a["stage"] for a in case] == ["warning", "breach"]
+    counts = Counter(a["alert_id"] for a in alerts)
+    assert all(n == 1 for n in counts.values()), counts
+    assert "case CR-RESTART" in second.output() and "BREACH" in second.output()
+    assert "BREACH" not in first.output()
+
+
+def test_a_silent_case_still_fires_with_no_further_event(deployment: Callable[..., Deployment]) -> None:
+    """Only the request is ever sent: nothing else arrives on any partition, yet the breach fires."""
+    d = deployment(WATCHKEEPER_POLICY_OVERRIDES=AA_10S)
+    d.start_worker()
+    d.send(cloudevent("CR-SILENT", "custody.appropriate_adult.requested", at=now()))
+    alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=60)
+    assert [a["stage"] for a in for_case(alerts, "CR-SILENT")] == ["warning", "breach"]

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchkeeper.settings import SETTINGS_DOC, Settings, SettingsError
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.bootstrap_servers == "127.0.0.1:19092"
+    assert settings.app_id == settings.topic_prefix == "watchkeeper"
+    assert settings.partitions == 8 and settings.replication_factor == 1
+
+
+def test_one_variable_points_everything_at_another_cluster() -> None:
+    assert (
+        Settings.from_env({"WATCHKEEPER_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092"}).bootstrap_servers
+        == "kafka-1:9092,kafka-2:9092"
+    )
+
+
+def test_the_app_id_follows_the_topic_prefix_unless_set() -> None:
+    assert Settings.from_env({"WATCHKEEPER_TOPIC_PREFIX": "north"}).app_id == "north"
+    assert Settings.from_env({"WATCHKEEPER_TOPIC_PREFIX": "north", "WATCHKEEPER_APP_ID": "wk"}).app_id == "wk"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WATCHKEEPER_PARTITIONS", "0"),
+        ("WATCHKEEPER_TICK_SECONDS", "soon"),
+        ("WATCHKEEPER_WEBHOOK_URL", "ftp://x"),
+        ("WATCHKEEPER_STORE", "redis://"),
+        ("WATCHKEEPER_TOPIC_PREFIX", "a b"),
+        ("WATCHKEEPER_BOOTSTRAP_SERVERS", "kafka"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, _, _ in SETTINGS_DOC:
+        assert name in readme, f"{name} is not in the README"
