@@ -26,21 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from streams.contract import REF_PATTERN
+from streams.contract import REF_PATTERN, Rank
 from streams.validation import Event, decode_event
 
 Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
-Rank = Literal[
-    "constable",
-    "sergeant",
-    "inspector",
-    "chief_inspector",
-    "superintendent",
-    "chief_superintendent",
-    "assistant_chief_constable",
-    "deputy_chief_constable",
-    "chief_constable",
-]
 
 
 class _Model(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 
@@ -23,14 +23,7 @@ RejectionReason = Literal[
     "missing_subject",
     "time_in_future",
 ]
-REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = (
-    "malformed_json",
-    "schema_violation",
-    "unknown_event_type",
-    "wrong_topic",
-    "missing_subject",
-    "time_in_future",
-)
+REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = get_args(RejectionReason)
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Subject = Annotated[str, msgspec.Meta(max_length=256)]

@@ -34,8 +34,11 @@ fetch_jars() {
   command -v mvn >/dev/null || { log "mvn not found: install Maven"; exit 1; }
   log "resolving Apache Kafka $version from Maven Central into $libs (first run only)"
   rm -rf "$libs"
-  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -Dkafka.version="$version" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs"
+  mkdir -p "$cache"
+  if ! mvn -q -B -f "$here/pom.xml" -Dkafka.version="$version" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >"$cache/mvn.log" 2>&1; then
+    log "Maven could not resolve Apache Kafka $version:"; cat "$cache/mvn.log" >&2; exit 1
+  fi
   touch "$libs/.complete"
 }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from streams.validation import REJECTION_REASONS
 from tests.conftest import REPO, Deployment, cloudevent, detention, free_port
 
 pytestmark = pytest.mark.broker
@@ -56,6 +57,8 @@ def test_every_kind_of_bad_input_is_dead_lettered_with_its_reason_and_nothing_el
     bad.append(("time_in_future", json.dumps(future).encode(), b"CR-BAD-6"))
     wrong_topic = fresh("PP-BAD-7", "protection.parents.informed")
     bad.append(("wrong_topic", json.dumps(wrong_topic).encode(), b"PP-BAD-7"))
+
+    assert {reason for reason, _, _ in bad} == set(REJECTION_REASONS)
 
     # A child's case, interleaved with the bad input: its breach must still fire.
     d.send(detention("CR-GOOD", at=now))

@@ -1,0 +1,102 @@
+"""The command line against the real broker: topics, send, and the README's demo command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Deployment, cloudevent, detention
+
+pytestmark = pytest.mark.broker
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "watchkeeper", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(bootstrap: str) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "WATCHKEEPER_BOOTSTRAP_SERVERS": bootstrap,
+        "WATCHKEEPER_TOPIC_PREFIX": prefix,
+        "WATCHKEEPER_PARTITIONS": "3",
+        "WATCHKEEPER_RETENTION_DAYS": "2",
+    }
+    first = run(["topics"], env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("created") == 8
+    again = run(["topics"], env)
+    assert again.returncode == 0 and again.stdout.count("present") == 8
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        names = [f"{prefix}.{d}.{k}" for d in ("custody", "protection", "incidents") for k in ("events", "ticks")]
+        names += [f"{prefix}.alerts", f"{prefix}.deadletter"]
+        described = {t.get("name") or t.get("topic"): t for t in admin.describe_topics(names)}
+        assert all(len(described[n]["partitions"]) == 3 for n in names)
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.custody.events")])
+        text = str(configs)
+        assert str(2 * 24 * 3600 * 1000) in text  # retention.ms from WATCHKEEPER_RETENTION_DAYS
+    finally:
+        admin.close()
+
+    mismatch = run(["topics"], {**env, "WATCHKEEPER_PARTITIONS": "4"})
+    assert mismatch.returncode == 1
+    assert "has 3 partitions, expected 4" in mismatch.stderr
+
+
+def test_send_validates_publishes_keyed_by_subject_and_drops_unknown_fields(
+    deployment: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    from kafka import KafkaConsumer
+
+    d = deployment()
+    assert run(["topics"], d.env).returncode == 0
+    event = detention("CR-SEND")
+    event["data"]["child_name"] = "Jane Smith"
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps(event) + "\n" + json.dumps(cloudevent("PP-SEND", "protection.parents.informed")) + "\n"
+    )
+
+    result = run(["send", str(events)], d.env)
+    assert result.returncode == 0, result.stderr
+    assert "sent 2 event(s)" in result.stdout
+
+    consumer = KafkaConsumer(
+        d.topic("custody"),
+        d.topic("protection"),
+        bootstrap_servers=d.settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    records = list(consumer)
+    consumer.close()
+    assert sorted((r.topic, r.key) for r in records) == [
+        (d.topic("custody"), b"CR-SEND"),
+        (d.topic("protection"), b"PP-SEND"),
+    ]
+    assert all(b"Jane" not in r.value and b"child_name" not in r.value for r in records)
+
+
+def test_the_readme_demo_shows_a_warning_and_a_breach_within_a_minute(bootstrap: str) -> None:
+    env = {**os.environ, "WATCHKEEPER_BOOTSTRAP_SERVERS": bootstrap}
+    result = run(["demo", "--timeout", "60"], env, timeout=150)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("WARNING medium | custody.appropriate_adult.arrival") for line in lines)
+    assert any(line.startswith("BREACH high | custody.appropriate_adult.arrival") for line in lines)
+    assert not any("case CR-DEMO-2" in line for line in lines if line.startswith(("WARNING", "BREACH")))
+    assert "2 webhook deliveries" in result.stdout
