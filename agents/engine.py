@@ -162,12 +162,29 @@ def fire_due(state: CaseState, policy: Policy, now: dt.datetime) -> list[Alert]:
         for stage in due:
             stage.fired = True
         latest = due[-1]
-        late_by = now - latest.at
         reason = _reason(state, clock, rule, latest, now)
-        alert = _alert(state, clock, rule, latest, now, "firing", reason, hindsight=late_by > HINDSIGHT_GRACE)
+        alert = _alert(
+            state, clock, rule, latest, now, "firing", reason, hindsight=_hindsight(state, clock, latest, now)
+        )
         latest.alert_id = alert.alert_id
         alerts.append(alert)
     return alerts
+
+
+def _hindsight(state: CaseState, clock: Clock, stage: StageTime, now: dt.datetime) -> str | None:
+    """Why a stage is raised well after it passed, or None if it is raised on time."""
+    if now - stage.at <= HINDSIGHT_GRACE:
+        return None
+    start = next((e for e in state.timeline if e.event_id == clock.instance), None)
+    if start is not None and start.recordedtime > stage.at:
+        return (
+            f"raised in hindsight: the {start.type} record was entered at {start.recordedtime.isoformat()}, "
+            f"after this {_stage_kind(stage.name)} point had passed"
+        )
+    return (
+        f"raised {format_duration(now - stage.at)} after its time: the monitor was not processing this case "
+        "then (stopped, restarting or lagging)"
+    )
 
 
 def next_due(state: CaseState) -> dt.datetime | None:
@@ -207,7 +224,7 @@ def _alert(
     status: Literal["firing", "retracted"],
     reason: str,
     *,
-    hindsight: bool = False,
+    hindsight: str | None = None,
 ) -> Alert:
     kind = _stage_kind(stage.name)
     note = None
@@ -233,7 +250,8 @@ def _alert(
         raised_at=now,
         overdue_seconds=(now - clock.due_at).total_seconds(),
         target_seconds=rule.target.total_seconds(),
-        hindsight=hindsight,
+        hindsight=hindsight is not None,
+        hindsight_reason=hindsight,
         reason=reason,
         explanation=rule.explanation,
         action=rule.action,

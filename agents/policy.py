@@ -187,6 +187,7 @@ class Policy:
     late_entry_threshold: dt.timedelta = dt.timedelta(minutes=15)
     sources: tuple[str, ...] = ()
     _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _by_id: dict[str, Rule] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, list[Rule]] = {}
@@ -196,13 +197,14 @@ class Policy:
             for event_type in rule.start | rule.stop | rule.cancel:
                 index.setdefault(event_type, []).append(rule)
         self._by_type.update({k: tuple(v) for k, v in index.items()})
+        self._by_id.update({rule.id: rule for rule in self.rules})
 
     def rules_for(self, event_type: str) -> tuple[Rule, ...]:
         """The enabled rules whose clock this event type starts, stops or cancels."""
         return self._by_type.get(event_type, ())
 
     def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+        return self._by_id.get(rule_id)
 
 
 # ----------------------------------------------------------------------------- loading

@@ -106,6 +106,7 @@ class DomainAgent:
             message.value or b"",
             now=now,
             topic_domain=self.domain,
+            key=message.key,
             max_future=dt.timedelta(seconds=settings.max_future_seconds),
         )
         if isinstance(result, Rejection):
@@ -113,17 +114,6 @@ class DomainAgent:
             await dead_letter(self.domain, message, result, now)
             return
         key = result.subject.encode()
-        if message.key != key:
-            metrics.EVENTS.labels(self.domain, "dead_letter").inc()
-            rejection = Rejection(
-                "schema_violation",
-                "Kafka message key is not the event subject: the case would be split across partitions",
-                result.id,
-                result.type,
-                result.subject,
-            )
-            await dead_letter(self.domain, message, rejection, now)
-            return
         raw = self.cases.get(key)
         state = CASE_DECODER.decode(raw) if raw is not None else new_case(result.subject, self.domain)
         state.partition = message.partition

@@ -25,8 +25,8 @@ def format_line(alert: Alert) -> str:
         when = f"deadline {_local(alert.deadline)} passed, {format_duration(overdue)} overdue"
     else:
         when = f"deadline {_local(alert.deadline)}, {format_duration(-overdue)} left"
-    if alert.hindsight and alert.status == "firing":
-        when += " (raised in hindsight: records arrived late)"
+    if alert.hindsight_reason and alert.status == "firing":
+        when += f" ({alert.hindsight_reason})"
     parts = [
         f"{label} {alert.severity}",
         f"{alert.rule_id} v{alert.rule_version}",

@@ -61,7 +61,8 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds past the deadline at ``raised_at``; negative means time still left."""
     target_seconds: float
     hindsight: bool = False
-    """Raised only now because the records arrived late: the stage passed unseen."""
+    """Raised well after the stage passed: records arrived late, or the monitor was not running."""
+    hindsight_reason: str | None = None
     reason: str
     explanation: str
     action: str

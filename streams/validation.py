@@ -21,6 +21,7 @@ RejectionReason = Literal[
     "unknown_event_type",
     "wrong_topic",
     "missing_subject",
+    "key_mismatch",
     "time_in_future",
 ]
 REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = get_args(RejectionReason)
@@ -41,6 +42,13 @@ class _Envelope(msgspec.Struct, frozen=True):
     subject: Subject | None = None
     datacontenttype: Literal["application/json"] | None = None
     data: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+class _Unchecked:
+    """Marks "no Kafka key to check" (replay, CLI), as distinct from a message with no key."""
+
+
+_UNCHECKED: Final = _Unchecked()
 
 
 class Rejection(msgspec.Struct, frozen=True):
@@ -70,12 +78,15 @@ def decode_event(
     *,
     now: dt.datetime,
     topic_domain: Domain | None = None,
+    key: bytes | _Unchecked | None = _UNCHECKED,
     max_future: dt.timedelta = dt.timedelta(minutes=5),
 ) -> Event | Rejection:
     """Validate one structured-mode CloudEvent.
 
     ``topic_domain`` is the domain of the topic the bytes came from; an event of another
-    domain is refused rather than processed on the wrong partitioning.
+    domain is refused rather than processed on the wrong partitioning. ``key`` is the Kafka
+    message key, when there is one to check: it must be the subject, or the case's events
+    would be split across partitions and its state across table shards.
     """
     try:
         env = _envelope_decoder.decode(raw)
@@ -90,6 +101,8 @@ def decode_event(
     if not _REF.fullmatch(env.subject):
         return Rejection("schema_violation", "subject is not a pseudonymous reference", **ids)
     ids["subject"] = env.subject
+    if not isinstance(key, _Unchecked) and key != env.subject.encode():
+        return Rejection("key_mismatch", "the Kafka message key is not the event subject", **ids)
     decoder = _data_decoders.get(env.type)
     if decoder is None:
         return Rejection("unknown_event_type", "type is not in the contract", **ids)

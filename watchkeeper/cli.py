@@ -28,9 +28,11 @@ def _existing_file(text: str) -> Path:
 def cmd_worker(args: argparse.Namespace) -> int:
     import faust
 
+    from agents.policy import DEFAULT_PACK, load_policy
     from streams.topics import ensure_topics
 
     settings = Settings.from_env()
+    load_policy(settings.policy or DEFAULT_PACK, settings.policy_overrides)  # configuration errors before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
     if report.problems:

@@ -84,9 +84,18 @@ def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Pol
     outcome = apply_event(state, aa("requested", T0, recorded=T0 + 3 * H), policy, T0 + 3 * H)
     assert stages(outcome.alerts) == [("breach", "firing")]
     assert outcome.alerts[0].hindsight
+    assert "record was entered at" in (outcome.alerts[0].hindsight_reason or "")
     assert outcome.alerts[0].overdue_seconds == H.total_seconds()
     assert outcome.alerts[0].timeline[-1].late
     assert fire_due(state, policy, T0 + 4 * H) == []
+
+
+def test_a_stage_missed_while_the_monitor_was_down_says_so(policy: Policy) -> None:
+    state = child_waiting(policy)
+    (alert,) = fire_due(state, policy, T0 + 2 * H + 10 * M)
+    assert alert.hindsight and "monitor was not processing" in (alert.hindsight_reason or "")
+    (on_time,) = fire_due(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1))
+    assert not on_time.hindsight and on_time.hindsight_reason is None
 
 
 def test_a_late_record_of_arrival_retracts_the_stages_it_disproves(policy: Policy) -> None:

@@ -105,6 +105,14 @@ def test_a_subject_that_is_not_a_pseudonymous_reference_is_rejected() -> None:
     assert result.subject is None and "Jane" not in result.detail
 
 
+def test_a_message_key_other_than_the_subject_is_rejected() -> None:
+    event = detention("CR-1")
+    assert isinstance(decode(event, key=b"CR-1"), Event)
+    for key in (b"CR-2", None):
+        result = decode(event, key=key)
+        assert isinstance(result, Rejection) and result.reason == "key_mismatch"
+
+
 def test_an_unknown_event_type_is_rejected() -> None:
     result = decode(cloudevent("CR-1", "custody.teleported"))
     assert isinstance(result, Rejection) and result.reason == "unknown_event_type"

@@ -54,6 +54,17 @@ def test_a_bad_setting_names_the_variable() -> None:
     assert "WATCHKEEPER_PARTITIONS='lots'" in result.stderr
 
 
+def test_a_bad_policy_override_stops_the_worker_before_it_needs_kafka(tmp_path: Path) -> None:
+    override = tmp_path / "force.yaml"
+    override.write_text("force: x\noverrides:\n  custody.appropriate_adult.arrival:\n    target: soon\n")
+    result = watchkeeper(
+        "worker",
+        env={"WATCHKEEPER_POLICY_OVERRIDES": str(override), "WATCHKEEPER_BOOTSTRAP_SERVERS": "127.0.0.1:1"},
+    )
+    assert result.returncode == 2
+    assert f"bad policy: {override}: rule 'custody.appropriate_adult.arrival': field 'target'" in result.stderr
+
+
 def test_send_refuses_a_file_with_invalid_events_and_says_which_line(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text('{"specversion": "1.0"}\n')
