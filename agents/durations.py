@@ -19,10 +19,10 @@ def parse_duration(text: str) -> dt.timedelta:
 
 
 def format_duration(delta: dt.timedelta) -> str:
-    """Inverse of parse_duration for display: ``1h30m``, ``45s``, ``0s``."""
+    """Inverse of parse_duration for display: ``1h30m``, ``45s``, ``72h`` (legal clocks are
+    spoken of in hours, so no days)."""
     total = round(abs(delta.total_seconds()))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
+    hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if v]
+    parts = [f"{v}{u}" for v, u in ((hours, "h"), (minutes, "m"), (seconds, "s")) if v]
     return ("-" if delta.total_seconds() < 0 else "") + ("".join(parts) or "0s")

@@ -1,70 +1,134 @@
-"""The deadline engine: pure functions from a case's state, an event or the time, to alerts.
+"""The deadline engine: pure functions from a case's events and the time to alerts.
 
 No Faust, no Kafka, no clock reads: ``now`` always comes in as a parameter, so the same code
-serves the live worker and replay, and tests can move time at will.
+serves the live worker and ``watchkeeper replay``, and tests move time at will.
 
-A case holds its facts (merged from event data), its timeline, the event ids it has seen,
-and one clock per rule. A clock's stage times are fixed when it starts, from the rule in
-force then. Elapsed-time arithmetic is done in UTC: 2 h means two real hours whatever the
-wall clock in London does.
+How it decides
+--------------
+A case holds its events (sorted by event time), the facts merged from their data, and one
+clock per rule. Each clock has *cycles*: one deadline each, with stages (warnings, then the
+breach) at fixed times. A chain moves to its next cycle on each compliant action; a limit
+moves to a new cycle when an authorised extension moves its deadline.
 
-The engine mutates the ``CaseState`` it is given and returns what the caller must emit; it
-never emits anything itself.
+Stage state is two flags: ``fired`` (its time has passed on a running clock, so an alert is
+justified) and ``emitted`` (an alert has been sent). ``_emit`` turns the difference between
+the two into alerts: raise, update, satisfy, clear or retract.
+
+In-order events (at or after everything the case has seen and decided) are applied
+incrementally: cheap, and the common case. An event that lands *before* something already
+decided (an out-of-order record, or one entered after a stage it affects had fired) makes
+the engine rebuild the case from its sorted events, simulating perfect monitoring up to
+``now``. It then diffs what should have fired against what was emitted, raising what was
+missed (in hindsight) and retracting what the new record disproves, with the reason. One
+set of rules serves both paths, so late data can never be treated differently from on-time
+data.
+
+Elapsed time is UTC arithmetic: 72 h is 72 real hours whatever London's clocks do. Only
+rules with a calendar ``deadline`` consult the calendar.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal
 
 import msgspec
 
 from agents.durations import format_duration
-from agents.policy import Policy, Rule
-from alerts.model import Alert, TimelineEntry, alert_id
+from agents.policy import Policy, Rule, Selector, all_hold
+from alerts.model import Alert, AlertStatus, TimelineEntry, alert_id
 from streams.contract import Event
 
-ClockStatus = Literal["running", "met", "cancelled", "not_applicable"]
-MAX_TIMELINE: Final = 200
+ClockStatus = Literal["running", "paused", "met", "cancelled", "not_applicable"]
+MAX_EVENTS: Final = 1000
 HINDSIGHT_GRACE: Final = dt.timedelta(minutes=1)
-"""A stage noticed more than this after it passed was missed live: the alert says so."""
+"""A stage raised more than this after it passed was missed live; the alert says why."""
+EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-class StageTime(msgspec.Struct):
+# ============================================================================= state
+class StoredEvent(msgspec.Struct, array_like=True):
+    id: str
+    type: str
+    time: dt.datetime
+    recordedtime: dt.datetime
+    data: dict[str, Any]
+    late: bool = False
+    """Recorded longer than the policy's allowed lateness after it happened."""
+
+
+class Stage(msgspec.Struct, array_like=True):
     name: str
+    offset: float
+    """Seconds of counted (unpaused) clock time from the anchor: fixed when the cycle starts."""
     at: dt.datetime
+    alert_id: str
     fired: bool = False
-    alert_id: str | None = None
-    retracted: bool = False
+    emitted: bool = False
+    status: str | None = None
+    revision: int = 0
+    sent_due: dt.datetime | None = None
+
+
+class Cycle(msgspec.Struct, array_like=True):
+    number: int
+    start: dt.datetime
+    due: dt.datetime
+    due_offset: float
+    stages: list[Stage]
+    ended_by: str | None = None
+    """Why this cycle stopped being the live one: an event id, or 'extended' / 'reset'."""
 
 
 class Clock(msgspec.Struct):
     rule_id: str
     rule_version: int
     instance: str
-    """Id of the event that started this clock; with the rule and case it names the deadline."""
-    started_at: dt.datetime
-    due_at: dt.datetime
-    stages: list[StageTime]
+    """Id of the event that started (or last reset) this clock; with rule and case it names it."""
+    anchor: dt.datetime
+    cycles: list[Cycle]
     status: ClockStatus = "running"
+    paused_since: dt.datetime | None = None
+    paused_total: float = 0.0
     ended_at: dt.datetime | None = None
     ended_by: str | None = None
+    close_sent: bool = False
+
+    @property
+    def current(self) -> Cycle:
+        return self.cycles[-1]
+
+
+class Immediate(msgspec.Struct, array_like=True):
+    rule_id: str
+    rule_version: int
+    event_id: str
+    at: dt.datetime
+    alert_id: str
+    emitted: bool = False
+    revision: int = 0
 
 
 class CaseState(msgspec.Struct):
     case: str
     domain: str
     partition: int = -1
+    events: list[StoredEvent] = []
     facts: dict[str, Any] = {}
-    timeline: list[TimelineEntry] = []
     seen: set[str] = set()
     clocks: dict[str, Clock] = {}
+    immediates: list[Immediate] = []
+    decided_until: dt.datetime = EPOCH
+    """The latest stage or immediate time that has fired: an event before it must rebuild."""
 
 
 class Outcome(msgspec.Struct):
-    duplicate: bool = False
     alerts: list[Alert] = []
+    duplicate: bool = False
+    late_entry: bool = False
+    rebuilt: bool = False
 
 
 CASE_ENCODER: Final = msgspec.msgpack.Encoder()
@@ -75,111 +139,372 @@ def new_case(case: str, domain: str, partition: int = -1) -> CaseState:
     return CaseState(case=case, domain=domain, partition=partition)
 
 
-# ----------------------------------------------------------------------------- events
-def apply_event(state: CaseState, event: Event, policy: Policy, now: dt.datetime) -> Outcome:
-    """Apply one validated event at its event time, then fire whatever is due at ``now``."""
+# ============================================================================= entry points
+def process_event(state: CaseState, event: Event, policy: Policy, now: dt.datetime) -> Outcome:
+    """Apply one validated event at its event time, then raise whatever is due at ``now``."""
     if event.id in state.seen:
         return Outcome(duplicate=True)
     state.seen.add(event.id)
-    late = event.recordedtime - event.time > policy.late_entry_threshold
-    entry = TimelineEntry(event.id, event.type, event.time, event.recordedtime, late)
-    bisect.insort(state.timeline, entry, key=lambda e: e.time)
-    if len(state.timeline) > MAX_TIMELINE:
-        del state.timeline[0]
-    state.facts.update(msgspec.to_builtins(event.data))
+    late_entry = event.recordedtime - event.time > policy.allowed_lateness
+    stored = StoredEvent(
+        event.id, event.type, event.time, event.recordedtime, msgspec.to_builtins(event.data), late_entry
+    )
+    latest = state.events[-1].time if state.events else EPOCH
+    bisect.insort_right(state.events, stored, key=lambda e: e.time)
+    if len(state.events) > MAX_EVENTS:
+        del state.events[0]
+    if event.time >= latest and event.time >= state.decided_until:
+        _advance(state, policy, min(event.time, now))
+        _apply(state, policy, stored)
+        _advance(state, policy, now)
+        return Outcome(alerts=_emit(state, policy, now, stored), late_entry=late_entry)
+    return Outcome(alerts=_rebuild(state, policy, now, stored), late_entry=late_entry, rebuilt=True)
 
-    alerts: list[Alert] = []
-    for rule in policy.rules_for(event.type):
+
+def tick(state: CaseState, policy: Policy, now: dt.datetime) -> list[Alert]:
+    """Wall-clock time has moved on: raise the stages now due."""
+    _advance(state, policy, now)
+    return _emit(state, policy, now, None)
+
+
+def next_due(state: CaseState) -> dt.datetime | None:
+    """The earliest unfired stage on a running clock: when this case next needs a look."""
+    times = [s.at for c in state.clocks.values() if c.status == "running" for s in c.current.stages if not s.fired]
+    return min(times, default=None)
+
+
+def replay_case(state: CaseState, policy: Policy, now: dt.datetime) -> CaseState:
+    """A fresh state from the case's sorted events, as perfect monitoring would have left it at ``now``."""
+    fresh = CaseState(case=state.case, domain=state.domain, partition=state.partition, seen=set(state.seen))
+    for stored in state.events:
+        fresh.events.append(stored)
+        _advance(fresh, policy, min(stored.time, now))
+        _apply(fresh, policy, stored)
+    _advance(fresh, policy, now)
+    return fresh
+
+
+# ============================================================================= applying events
+def _matches(selectors: Iterable[Selector], stored: StoredEvent, facts: dict[str, Any]) -> bool:
+    return any(s.matches(stored.type, facts, stored.data) for s in selectors)
+
+
+def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
+    state.facts.update(stored.data)
+    for rule in policy.rules_for(stored.type):
+        if rule.kind == "immediate":
+            _apply_immediate(state, rule, stored)
+            continue
         clock = state.clocks.get(rule.id)
-        if event.type in rule.start and (clock is None or clock.status != "running"):
-            if clock is None or event.time > (clock.ended_at or clock.started_at):
-                _start_clock(state, rule, event)
-        elif clock is not None and clock.status == "running" and event.time >= clock.started_at:
-            if event.type in rule.stop:
-                alerts += _end_clock(state, clock, rule, event, "met", now)
-            elif event.type in rule.cancel:
-                alerts += _end_clock(state, clock, rule, event, "cancelled", now)
-    alerts += fire_due(state, policy, now)
-    return Outcome(alerts=alerts)
+        if clock is None or clock.status in ("met", "cancelled", "not_applicable"):
+            restartable = clock is None or stored.time >= (clock.ended_at or clock.anchor)
+            if restartable and _matches(rule.start, stored, state.facts) and rule.applies(state.facts):
+                state.clocks[rule.id] = _start_clock(state, policy, rule, stored)
+            continue
+        if not rule.applies(state.facts):
+            clock.status, clock.ended_at, clock.ended_by = "not_applicable", stored.time, stored.id
+        elif _matches(rule.stop, stored, state.facts):
+            _end(clock, "met", stored)
+        elif _matches(rule.cancel, stored, state.facts):
+            _end(clock, "cancelled", stored)
+        elif _matches(rule.reset, stored, state.facts):
+            clock.current.ended_by = stored.id
+            state.clocks[rule.id] = replacement = _start_clock(state, policy, rule, stored)
+            replacement.cycles[:0] = _worth_keeping(clock.cycles)
+        elif rule.kind == "chain" and _matches(rule.step, stored, state.facts):
+            _step_chain(state, rule, clock, stored)
+        elif clock.status == "running" and _matches(rule.pause, stored, state.facts):
+            clock.status, clock.paused_since = "paused", stored.time
+        elif clock.status == "paused" and _matches(rule.resume, stored, state.facts):
+            _resume(state, rule, clock, stored)
+        else:
+            for extension in rule.extensions:
+                if extension.selector.matches(stored.type, state.facts, stored.data):
+                    _extend(state, rule, clock, stored, extension.target, extension.until_field)
+                    break
 
 
-def _start_clock(state: CaseState, rule: Rule, event: Event) -> None:
-    if not rule.applies(state.facts):
+def _apply_immediate(state: CaseState, rule: Rule, stored: StoredEvent) -> None:
+    if _matches(rule.trigger, stored, state.facts) and rule.applies(state.facts):
+        state.immediates.append(
+            Immediate(rule.id, rule.version, stored.id, stored.time, alert_id(rule.id, state.case, stored.id, "breach"))
+        )
+        state.decided_until = max(state.decided_until, stored.time)
+
+
+def _anchor(rule: Rule, stored: StoredEvent) -> dt.datetime:
+    if rule.anchor_field and isinstance(stored.data.get(rule.anchor_field), str):
+        return dt.datetime.fromisoformat(stored.data[rule.anchor_field])
+    return stored.time
+
+
+def _start_clock(state: CaseState, policy: Policy, rule: Rule, stored: StoredEvent) -> Clock:
+    anchor = _anchor(rule, stored)
+    clock = Clock(rule.id, rule.version, stored.id, anchor, [])
+    if rule.deadline is not None:
+        span = rule.deadline.due(policy.calendar, anchor) - anchor
+    elif rule.kind == "chain":
+        assert rule.first is not None
+        span = rule.first
+    else:
+        assert rule.target is not None
+        span = rule.target
+    clock.cycles.append(_cycle(state, rule, clock, 0, anchor, 0.0, span.total_seconds()))
+    return clock
+
+
+def _cycle(
+    state: CaseState, rule: Rule, clock: Clock, number: int, start: dt.datetime, start_offset: float, due_offset: float
+) -> Cycle:
+    span = dt.timedelta(seconds=due_offset - start_offset)
+    key = f"{clock.instance}#{number}"
+    stages = [
+        Stage(name, start_offset + off.total_seconds(), EPOCH, alert_id(rule.id, state.case, key, name))
+        for name, off in rule.stage_offsets(span)
+    ]
+    cycle = Cycle(number, start, EPOCH, due_offset, stages)
+    _place(clock, cycle)
+    return cycle
+
+
+def _place(clock: Clock, cycle: Cycle) -> None:
+    """Wall times from counted offsets: anchor + offset + counted pause time so far."""
+    shift = dt.timedelta(seconds=clock.paused_total)
+    cycle.due = clock.anchor + dt.timedelta(seconds=cycle.due_offset) + shift
+    for stage in cycle.stages:
+        if not stage.fired:
+            stage.at = clock.anchor + dt.timedelta(seconds=stage.offset) + shift
+
+
+def _counted(clock: Clock, at: dt.datetime) -> float:
+    """Counted clock seconds from the anchor to ``at`` (pauses so far excluded)."""
+    return (at - clock.anchor).total_seconds() - clock.paused_total
+
+
+def _end(clock: Clock, status: ClockStatus, stored: StoredEvent) -> None:
+    clock.status, clock.ended_at, clock.ended_by = status, stored.time, stored.id
+    clock.current.ended_by = stored.id
+
+
+def _step_chain(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent) -> None:
+    assert rule.interval is not None
+    current = clock.current
+    current.ended_by = stored.id
+    interval = rule.interval.total_seconds()
+    done = _counted(clock, stored.time)
+    base = min(done, current.due_offset)  # early: from the action; late or postponed: the original schedule
+    due = base + interval
+    while due <= done:  # an action more than an interval late: the next deadline still on the schedule
+        due += interval
+    start = clock.anchor + dt.timedelta(seconds=base + clock.paused_total)
+    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, start, base, due))
+    clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
+
+
+def _resume(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent) -> None:
+    assert clock.paused_since is not None
+    if not all_hold(rule.void_pause_when, state.facts, stored.data):
+        clock.paused_total += (stored.time - clock.paused_since).total_seconds()
+    clock.status, clock.paused_since = "running", None
+    _place(clock, clock.current)
+
+
+def _extend(
+    state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent, target: dt.timedelta | None, until: str | None
+) -> None:
+    if target is not None:
+        new_due = target.total_seconds()
+    elif until and isinstance(stored.data.get(until), str):
+        new_due = _counted(clock, dt.datetime.fromisoformat(stored.data[until]))
+    else:
         return
-    stages = [StageTime(name, event.time + offset) for name, offset in rule.stage_offsets()]
-    clock = Clock(rule.id, rule.version, event.id, event.time, event.time + rule.target, stages)
-    state.clocks[rule.id] = clock
-    # Records arrive out of order: a stop or cancel already in the timeline ends the clock.
-    for entry in state.timeline:
-        ends = entry.type in rule.stop or entry.type in rule.cancel
-        if ends and entry.time >= event.time and entry.event_id != event.id:
-            clock.status = "met" if entry.type in rule.stop else "cancelled"
-            clock.ended_at, clock.ended_by = entry.time, entry.event_id
-            break
+    if rule.max is not None:
+        new_due = min(new_due, rule.max.total_seconds())
+    current = clock.current
+    if new_due <= current.due_offset:
+        return
+    current.ended_by = "extended"
+    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, clock.anchor, 0.0, new_due))
+    clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
 
 
-def _end_clock(
-    state: CaseState, clock: Clock, rule: Rule, event: Event, status: ClockStatus, now: dt.datetime
-) -> list[Alert]:
-    """Stop the clock at the event's time. Stages already fired that fall after that time
-    were raised on incomplete records: retract them, saying why."""
-    clock.status, clock.ended_at, clock.ended_by = status, event.time, event.id
-    retractions = []
-    for stage in clock.stages:
-        if stage.fired and not stage.retracted and stage.alert_id and stage.at > event.time:
-            stage.retracted = True
-            verb = "was recorded" if status == "met" else "ended the clock"
-            reason = (
-                f"Retracted: {event.type} at {event.time.isoformat()} {verb} before this "
-                f"{_stage_kind(stage.name)} point ({stage.at.isoformat()}); the record arrived "
-                f"{format_duration(event.recordedtime - event.time)} after the event."
-            )
-            retractions.append(_alert(state, clock, rule, stage, now, "retracted", reason))
-    return retractions
+def _worth_keeping(cycles: list[Cycle]) -> list[Cycle]:
+    """Past cycles whose stages fired carry alerts to close or diff; the rest can go."""
+    return [c for c in cycles if any(s.fired or s.emitted for s in c.stages)]
 
 
-# ----------------------------------------------------------------------------- time
-def fire_due(state: CaseState, policy: Policy, now: dt.datetime) -> list[Alert]:
-    """Raise the stages that are due at ``now`` on running clocks.
-
-    If several stages of one clock are due at once (a late record, a worker that was down),
-    only the latest is raised: a warning after its own deadline is noise. The skipped ones
-    are marked so they are never raised later either.
-    """
-    alerts = []
+# ============================================================================= time
+def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> None:
+    """Mark every stage whose time has come on a running clock as fired (its alert is justified)."""
     for clock in state.clocks.values():
         if clock.status != "running":
             continue
-        due = [s for s in clock.stages if not s.fired and s.at <= now]
+        due = [s for s in clock.current.stages if not s.fired and s.at <= until]
         if not due:
             continue
         rule = policy.rule(clock.rule_id)
         if rule is None:
             continue
         if not rule.applies(state.facts):
-            clock.status, clock.ended_at = "not_applicable", now
+            clock.status, clock.ended_at = "not_applicable", due[0].at
             continue
         for stage in due:
             stage.fired = True
-        latest = due[-1]
-        reason = _reason(state, clock, rule, latest, now)
-        alert = _alert(
-            state, clock, rule, latest, now, "firing", reason, hindsight=_hindsight(state, clock, latest, now)
+            state.decided_until = max(state.decided_until, stage.at)
+
+
+# ============================================================================= rebuild
+def _rebuild(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent) -> list[Alert]:
+    """Re-decide the case from its sorted events, keep what was already sent, emit the difference."""
+    fresh = replay_case(state, policy, now)
+    sent = {
+        s.alert_id: (clock, cycle, s)
+        for clock in state.clocks.values()
+        for cycle in clock.cycles
+        for s in cycle.stages
+        if s.emitted
+    }
+    for clock in fresh.clocks.values():
+        for cycle in clock.cycles:
+            for stage in cycle.stages:
+                if (old := sent.pop(stage.alert_id, None)) is not None:
+                    before = old[2]
+                    stage.emitted, stage.status, stage.revision, stage.sent_due = (
+                        True,
+                        before.status,
+                        before.revision,
+                        before.sent_due,
+                    )
+    sent_immediates = {r.alert_id: r for r in state.immediates if r.emitted}
+    for record in fresh.immediates:
+        if (old_record := sent_immediates.pop(record.alert_id, None)) is not None:
+            record.emitted, record.revision = True, old_record.revision
+    state.clocks, state.immediates, state.facts, state.decided_until = (
+        fresh.clocks,
+        fresh.immediates,
+        fresh.facts,
+        fresh.decided_until,
+    )
+    alerts = []
+    for clock, cycle, stage in sent.values():  # sent before, no longer part of any clock
+        rule = policy.rule(clock.rule_id)
+        if rule is not None and stage.status in ("firing", "updated"):
+            alerts.append(_send(state, rule, clock, cycle, stage, "retracted", now, _retraction_reason(stage, trigger)))
+    for record in sent_immediates.values():
+        rule = policy.rule(record.rule_id)
+        if rule is not None:
+            record.revision += 1
+            retraction = _immediate_alert(state, rule, record, now)
+            alerts.append(
+                msgspec.structs.replace(
+                    retraction,
+                    status="retracted",
+                    reason=(
+                        f"Retracted: the records now show this rule did not apply when {record.event_id} happened."
+                    ),
+                )
+            )
+    return alerts + _emit(state, policy, now, trigger)
+
+
+# ============================================================================= alerts
+def _emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent | None) -> list[Alert]:
+    """Turn 'justified' versus 'sent' into alerts, and mark them sent."""
+    out: list[Alert] = []
+    for clock in state.clocks.values():
+        rule = policy.rule(clock.rule_id)
+        if rule is None:
+            continue
+        for cycle in clock.cycles:
+            live = cycle is clock.current and clock.status in ("running", "paused")
+            out += _emit_cycle(state, rule, clock, cycle, live, now, trigger)
+    for record in state.immediates:
+        rule = policy.rule(record.rule_id)
+        if rule is not None and not record.emitted:
+            record.emitted, record.revision = True, 1
+            out.append(_immediate_alert(state, rule, record, now))
+    return out
+
+
+def _emit_cycle(
+    state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, live: bool, now: dt.datetime, trigger: StoredEvent | None
+) -> Iterator[Alert]:
+    pending = [s for s in cycle.stages if s.fired and not s.emitted]
+    if pending and not any(s.emitted for s in cycle.stages if s.offset > pending[-1].offset):
+        latest = pending[-1]
+        for stage in pending[:-1]:
+            stage.emitted = True  # superseded by a later stage raised at the same time
+        latest.emitted = True
+        yield _send(
+            state, rule, clock, cycle, latest, "firing", now, _firing_reason(state, rule, clock, cycle, latest, now)
         )
-        latest.alert_id = alert.alert_id
-        alerts.append(alert)
-    return alerts
+    for stage in cycle.stages:
+        if not stage.emitted or stage.status in (None, "retracted", "satisfied", "cleared"):
+            continue
+        if not stage.fired:
+            yield _send(state, rule, clock, cycle, stage, "retracted", now, _retraction_reason(stage, trigger))
+        elif not live:
+            closed = _closing(state, rule, clock, cycle, stage)
+            if closed is not None:
+                yield _send(state, rule, clock, cycle, stage, closed[0], now, closed[1])
+        elif stage.sent_due is not None and stage.sent_due != cycle.due and clock.status == "running":
+            reason = f"Deadline moved from {stage.sent_due.isoformat()} to {cycle.due.isoformat()}"
+            if trigger is not None:
+                reason += f" by {trigger.type} at {trigger.time.isoformat()}"
+            yield _send(state, rule, clock, cycle, stage, "updated", now, reason + ".")
 
 
-def _hindsight(state: CaseState, clock: Clock, stage: StageTime, now: dt.datetime) -> str | None:
+def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage) -> tuple[AlertStatus, str] | None:
+    """How an open alert of a cycle that is no longer live closes: satisfied by the required
+    action, or cleared because the clock ended another way or its deadline moved."""
+    if cycle.ended_by == "extended":
+        return (
+            "cleared",
+            f"Superseded: the deadline was extended to {clock.current.due.isoformat()} by a recorded authorisation.",
+        )
+    if clock.status == "not_applicable" and cycle is clock.current:
+        return "retracted", "Rule does not apply: the case facts now recorded rule this case out."
+    ended_by = cycle.ended_by or clock.ended_by
+    event = next((e for e in state.events if e.id == ended_by), None)
+    if event is None:
+        return None
+    when = f"{event.type} at {event.time.isoformat()}"
+    if event.type in {s.type for s in (*rule.stop, *rule.step)}:
+        late = event.time - cycle.due
+        lateness = (
+            f", {format_duration(late)} after the deadline" if late > dt.timedelta(0) else ", before the deadline"
+        )
+        return "satisfied", f"Required action recorded: {when}{lateness}. An acknowledgement alone never closes this."
+    return "cleared", f"No longer needed: {when} ended the clock."
+
+
+def _send(
+    state: CaseState,
+    rule: Rule,
+    clock: Clock,
+    cycle: Cycle,
+    stage: Stage,
+    status: AlertStatus,
+    now: dt.datetime,
+    reason: str,
+) -> Alert:
+    stage.status, stage.revision = status, stage.revision + 1
+    if status in ("firing", "updated"):
+        stage.sent_due = cycle.due
+    hindsight = _hindsight(state, clock, stage, now) if status == "firing" else None
+    return _alert(state, rule, clock, cycle, stage, status, now, reason, hindsight)
+
+
+def _hindsight(state: CaseState, clock: Clock, stage: Stage, now: dt.datetime) -> str | None:
     """Why a stage is raised well after it passed, or None if it is raised on time."""
     if now - stage.at <= HINDSIGHT_GRACE:
         return None
-    start = next((e for e in state.timeline if e.event_id == clock.instance), None)
-    if start is not None and start.recordedtime > stage.at:
+    late = [e for e in state.events if e.time <= stage.at and e.recordedtime > stage.at]
+    if late:
+        e = late[-1]
         return (
-            f"raised in hindsight: the {start.type} record was entered at {start.recordedtime.isoformat()}, "
-            f"after this {_stage_kind(stage.name)} point had passed"
+            f"raised in hindsight: the {e.type} record was entered at {e.recordedtime.isoformat()}, "
+            f"after this {_kind(stage.name)} point had passed"
         )
     return (
         f"raised {format_duration(now - stage.at)} after its time: the monitor was not processing this case "
@@ -187,76 +512,111 @@ def _hindsight(state: CaseState, clock: Clock, stage: StageTime, now: dt.datetim
     )
 
 
-def next_due(state: CaseState) -> dt.datetime | None:
-    """The earliest unfired stage on a running clock: when this case next needs a look."""
-    times = [s.at for c in state.clocks.values() if c.status == "running" for s in c.stages if not s.fired]
-    return min(times, default=None)
+def _kind(stage_name: str) -> Literal["warning", "breach"]:
+    return "breach" if stage_name == "breach" else "warning"
 
 
-# ----------------------------------------------------------------------------- alerts
-def _stage_kind(name: str) -> Literal["warning", "breach"]:
-    return "breach" if name == "breach" else "warning"
-
-
-def _reason(state: CaseState, clock: Clock, rule: Rule, stage: StageTime, now: dt.datetime) -> str:
-    started = f"{rule.title}: clock started {clock.started_at.isoformat()} by {_type_of(state, clock.instance)}"
-    target, missing = format_duration(rule.target), _names(rule.stop)
+def _firing_reason(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, now: dt.datetime) -> str:
+    start = next((e.type for e in state.events if e.id == clock.instance), "start event")
+    began = f"{rule.title}: clock started {clock.anchor.isoformat()} by {start}"
+    if cycle.number and rule.kind == "chain":
+        began += f"; deadline {cycle.number + 1} in the chain"
+    elif cycle.number:
+        began += "; deadline extended by a recorded authorisation"
+    if clock.paused_total:
+        began += f"; {format_duration(dt.timedelta(seconds=clock.paused_total))} paused"
+    wanted = " or ".join(sorted({s.type for s in (*rule.stop, *rule.step)})) or "the required action"
     if stage.name == "breach":
-        return f"{started}; target {target} passed at {clock.due_at.isoformat()} with no {missing}."
-    left = format_duration(clock.due_at - now)
-    return f"{started}; {left} left of {target} with no {missing}."
+        return f"{began}; deadline {cycle.due.isoformat()} ({rule.describe_target()}) passed with no {wanted}."
+    return f"{began}; {format_duration(cycle.due - now)} left until {cycle.due.isoformat()} with no {wanted}."
 
 
-def _names(event_types: frozenset[str]) -> str:
-    return " or ".join(sorted(event_types)) or "stop event"
+def _retraction_reason(stage: Stage, trigger: StoredEvent | None) -> str:
+    if trigger is None:
+        return "Retracted: the records no longer support this alert."
+    return (
+        f"Retracted: a record entered {trigger.recordedtime.isoformat()} shows {trigger.type} at "
+        f"{trigger.time.isoformat()}, so this {_kind(stage.name)} point ({stage.at.isoformat()}) was not reached."
+    )
 
 
-def _type_of(state: CaseState, event_id: str) -> str:
-    return next((e.type for e in state.timeline if e.event_id == event_id), "start event")
+def _timeline(state: CaseState, until: dt.datetime) -> tuple[TimelineEntry, ...]:
+    return tuple(TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late) for e in state.events if e.time <= until)
+
+
+def _common(state: CaseState, rule: Rule, now: dt.datetime) -> dict[str, Any]:
+    note = f"{', '.join(rule.overridden)} set by force override {rule.override_source}" if rule.overridden else None
+    return {
+        "severity": rule.severity_breach,
+        "rule_id": rule.id,
+        "rule_title": rule.title,
+        "legal_basis": rule.legal_basis,
+        "local_standard": rule.is_local_standard,
+        "domain": state.domain,
+        "case": state.case,
+        "area": _area(state.facts),
+        "raised_at": now,
+        "explanation": rule.explanation,
+        "action": rule.action,
+        "policy_note": note,
+    }
 
 
 def _alert(
     state: CaseState,
-    clock: Clock,
     rule: Rule,
-    stage: StageTime,
+    clock: Clock,
+    cycle: Cycle,
+    stage: Stage,
+    status: AlertStatus,
     now: dt.datetime,
-    status: Literal["firing", "retracted"],
     reason: str,
-    *,
-    hindsight: str | None = None,
+    hindsight: str | None,
 ) -> Alert:
-    kind = _stage_kind(stage.name)
-    note = None
-    if rule.overridden:
-        note = f"{', '.join(rule.overridden)} set by force override {rule.override_source}"
+    kind = _kind(stage.name)
+    common = _common(state, rule, now)
+    if kind == "warning":
+        common["severity"] = rule.severity_warning
     return Alert(
-        alert_id=alert_id(rule.id, state.case, clock.instance, stage.name),
+        **common,
+        alert_id=stage.alert_id,
+        revision=stage.revision,
         status=status,
         stage=kind,
         stage_name=stage.name,
-        severity=rule.severity_breach if kind == "breach" else rule.severity_warning,
-        rule_id=rule.id,
         rule_version=clock.rule_version,
-        rule_title=rule.title,
-        legal_basis=rule.legal_basis,
-        local_standard=rule.is_local_standard,
-        domain=state.domain,
-        case=state.case,
-        area=_area(state.facts),
-        clock_started_at=clock.started_at,
-        deadline=clock.due_at,
+        clock_started_at=clock.anchor,
+        deadline=cycle.due,
         stage_at=stage.at,
-        raised_at=now,
-        overdue_seconds=(now - clock.due_at).total_seconds(),
-        target_seconds=rule.target.total_seconds(),
+        overdue_seconds=(now - cycle.due).total_seconds(),
+        target=rule.describe_target(),
         hindsight=hindsight is not None,
         hindsight_reason=hindsight,
         reason=reason,
-        explanation=rule.explanation,
-        action=rule.action,
-        policy_note=note,
-        timeline=tuple(e for e in state.timeline if e.time <= max(now, stage.at)),
+        timeline=_timeline(state, max(now, stage.at)),
+    )
+
+
+def _immediate_alert(state: CaseState, rule: Rule, record: Immediate, now: dt.datetime) -> Alert:
+    event = next((e for e in state.events if e.id == record.event_id), None)
+    what = f"{event.type} at {record.at.isoformat()}" if event else f"event at {record.at.isoformat()}"
+    return Alert(
+        **_common(state, rule, now),
+        alert_id=record.alert_id,
+        revision=record.revision,
+        status="firing",
+        stage="breach",
+        stage_name="breach",
+        rule_version=record.rule_version,
+        clock_started_at=record.at,
+        deadline=record.at,
+        stage_at=record.at,
+        overdue_seconds=(now - record.at).total_seconds(),
+        target="immediate",
+        hindsight=now - record.at > HINDSIGHT_GRACE,
+        hindsight_reason=None,
+        reason=f"{rule.title}: {what} breaks this rule by itself.",
+        timeline=_timeline(state, max(now, record.at)),
     )
 
 

@@ -1,12 +1,26 @@
 """The policy language: rules as YAML data, validated on load, overridable per force.
 
-A rule says which clock runs for which cases (``applies_when`` on case facts), what starts,
-stops and cancels it, its target, the warning points before the target, and how an alert
-explains itself (legal basis or "local standard", explanation, action). Thresholds the law
-does not fix are labelled ``legal_basis: local standard`` and are what a force overrides in
-its own file, so the pack itself is never edited.
+Three kinds of rule:
 
-Every load error names the file, the rule and the field.
+``deadline``
+    A clock. It is started, stopped (satisfied), cancelled, paused, resumed or reset by
+    events. Its target is either elapsed time (``target: 2h``, measured in real hours and
+    paused only for the named reasons the rule lists) or a calendar deadline (``deadline:``
+    next school day, working days, a local-time window). A recorded authorisation can
+    extend it (``extensions``), never beyond ``max``.
+``chain``
+    Deadlines set from the time of the last compliant action. The first is due ``first``
+    after the anchor. Each ``step`` event at time t sets the next to min(t, the deadline it
+    met) + ``interval``, so an early review brings the next one forward and a late or
+    postponed one keeps the original schedule (PACE s.40).
+``immediate``
+    An event alone breaks the rule: a child's review by telephone, a review while asleep.
+
+Every rule has an id and version, a title, a domain, ``applies_when`` on case facts,
+warnings (percentages of the span, ``-30m`` before the deadline, ``+2h`` after the start),
+a severity per stage, a legal basis (or "local standard"), an explanation and an action.
+A force overrides parameters in its own file; the pack is never edited. Every load error
+names the file, the rule and the field.
 """
 
 from __future__ import annotations
@@ -22,10 +36,12 @@ from typing import Any, Final, Literal
 import msgspec
 import yaml
 
+from agents.calendar import Calendar, parse_holidays
 from agents.durations import parse_duration
-from streams.contract import DOMAINS, EVENT_TYPES, Domain, domain_of
+from streams.contract import EVENT_TYPES, Domain, domain_of
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
+RuleKind = Literal["deadline", "chain", "immediate"]
 LOCAL_STANDARD: Final = "local standard"
 DEFAULT_PACK: Final = Path(__file__).with_name("packs") / "default.yaml"
 
@@ -34,9 +50,10 @@ class PolicyError(ValueError):
     """A policy file is invalid; the message names the file, the rule and the field."""
 
 
-# ----------------------------------------------------------------------------- file schema
+# ============================================================================= file schema
 class _Condition(msgspec.Struct, forbid_unknown_fields=True):
-    fact: str
+    fact: str | None = None
+    field: str | None = None
     eq: Any = msgspec.UNSET
     ne: Any = msgspec.UNSET
     lt: float | msgspec.UnsetType = msgspec.UNSET
@@ -46,10 +63,38 @@ class _Condition(msgspec.Struct, forbid_unknown_fields=True):
     in_: list[Any] | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="in")
 
 
+class _Selector(msgspec.Struct, forbid_unknown_fields=True):
+    type: str
+    when: list[_Condition] = []
+
+
+_SelectorArg = str | _Selector
+
+
 class _Clock(msgspec.Struct, forbid_unknown_fields=True):
-    start: list[str]
-    stop: list[str] = []
-    cancel: list[str] = []
+    start: list[_SelectorArg] = []
+    stop: list[_SelectorArg] = []
+    cancel: list[_SelectorArg] = []
+    pause: list[_SelectorArg] = []
+    resume: list[_SelectorArg] = []
+    reset: list[_SelectorArg] = []
+    step: list[_SelectorArg] = []
+    void_pause_when: list[_Condition] = []
+    """Conditions on the resume event's data under which the pause does not count
+    (PACE s.41(6): hospital time counts if the detainee was questioned there)."""
+
+
+class _Extension(msgspec.Struct, forbid_unknown_fields=True):
+    type: str
+    when: list[_Condition] = []
+    target: str | None = None
+    until_field: str | None = None
+
+
+class _CalendarDeadline(msgspec.Struct, forbid_unknown_fields=True):
+    next_school_day_start: str | None = None
+    working_days: int | None = None
+    window: list[str] | None = None
 
 
 class _Severity(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,46 +107,79 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     version: int
     title: str
     domain: Domain
-    clock: _Clock
-    target: str
     legal_basis: str
     explanation: str
     action: str
+    kind: RuleKind = "deadline"
+    clock: _Clock = msgspec.field(default_factory=_Clock)
+    trigger: list[_SelectorArg] = []
+    """Immediate rules: the event(s) that break the rule. (Not ``on``: YAML reads that as true.)"""
+    target: str | None = None
+    deadline: _CalendarDeadline | None = None
+    first: str | None = None
+    interval: str | None = None
+    anchor_field: str | None = None
+    extensions: list[_Extension] = []
+    max: str | None = None
     applies_when: list[_Condition] = []
     warnings: list[str] = []
     severity: _Severity = msgspec.field(default_factory=_Severity)
     enabled: bool = True
 
 
+class _CalendarFile(msgspec.Struct, forbid_unknown_fields=True):
+    timezone: str = "Europe/London"
+    school_holidays: list[tuple[dt.date, dt.date]] = []
+
+
 class _PackFile(msgspec.Struct, forbid_unknown_fields=True):
     pack: str
     rules: list[dict[str, Any]]
-    late_entry_threshold: str = "15m"
+    allowed_lateness: str = "15m"
+    calendar: _CalendarFile = msgspec.field(default_factory=_CalendarFile)
 
 
 class _OverridesFile(msgspec.Struct, forbid_unknown_fields=True):
     force: str
     overrides: dict[str, dict[str, Any]] = {}
-    late_entry_threshold: str | None = None
+    allowed_lateness: str | None = None
+    calendar: _CalendarFile | None = None
 
 
-OVERRIDABLE: Final = frozenset({"target", "warnings", "severity", "applies_when", "enabled", "legal_basis", "action"})
+OVERRIDABLE: Final = frozenset(
+    {
+        "target",
+        "deadline",
+        "first",
+        "interval",
+        "max",
+        "warnings",
+        "severity",
+        "applies_when",
+        "enabled",
+        "legal_basis",
+        "action",
+    }
+)
 
 
-# ----------------------------------------------------------------------------- loaded model
+# ============================================================================= loaded model
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One test on a case fact. A fact the case does not (yet) have counts as satisfied:
-    an unknown age must not silence a child's clock (prefer a duplicate to a miss)."""
+    """One test on a case fact or on the triggering event's data.
 
-    fact: str
+    A fact the case does not (yet) have counts as satisfied: an unknown age must not silence
+    a child's clock (prefer a duplicate to a miss). A missing event field does not."""
+
+    name: str
     op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in"]
     value: Any
+    on_event: bool = False
 
-    def holds(self, facts: Mapping[str, Any]) -> bool:
-        if self.fact not in facts:
-            return True
-        actual = facts[self.fact]
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        if self.name not in values:
+            return not self.on_event
+        actual = values[self.name]
         try:
             match self.op:
                 case "eq":
@@ -119,27 +197,75 @@ class Condition:
                 case "in":
                     return actual in self.value
         except TypeError:
-            return True
+            return not self.on_event
         return True  # pragma: no cover - every op is matched above
+
+
+def all_hold(conditions: Iterable[Condition], facts: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    return all(c.holds(data if c.on_event else facts) for c in conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """An event type, optionally narrowed by conditions on its data."""
+
+    type: str
+    when: tuple[Condition, ...] = ()
+
+    def matches(self, event_type: str, facts: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+        return event_type == self.type and all_hold(self.when, facts, data)
 
 
 @dataclass(frozen=True, slots=True)
 class WarningPoint:
-    """A warning before the target: a share of it (``75%``), an offset before the deadline
-    (``-30m``) or an offset after the clock starts (``+2h``)."""
+    """A warning before the deadline: a share of the span (``75%``), an offset before the
+    deadline (``-30m``) or an offset after the span starts (``+2h``)."""
 
     text: str
     fraction: float | None = None
     before_deadline: dt.timedelta | None = None
     after_start: dt.timedelta | None = None
 
-    def offset_from_start(self, target: dt.timedelta) -> dt.timedelta:
+    def offset(self, span: dt.timedelta) -> dt.timedelta:
         if self.fraction is not None:
-            return target * self.fraction
+            return span * self.fraction
         if self.before_deadline is not None:
-            return target - self.before_deadline
+            return span - self.before_deadline
         assert self.after_start is not None
         return self.after_start
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """A recorded authorisation that moves the deadline later: to ``target`` after the anchor,
+    or to the absolute time in the event's ``until_field``."""
+
+    selector: Selector
+    target: dt.timedelta | None = None
+    until_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarDeadline:
+    next_school_day_start: dt.time | None = None
+    working_days: int | None = None
+    window: tuple[dt.time, dt.time] | None = None
+
+    def due(self, calendar: Calendar, start: dt.datetime) -> dt.datetime:
+        if self.next_school_day_start is not None:
+            return calendar.next_school_day_start(start, self.next_school_day_start)
+        if self.working_days is not None:
+            return calendar.add_working_days(start, self.working_days)
+        assert self.window is not None
+        return calendar.window_start(start, *self.window)
+
+    def describe(self) -> str:
+        if self.next_school_day_start is not None:
+            return f"before the next school day starts ({self.next_school_day_start:%H:%M})"
+        if self.working_days is not None:
+            return f"within {self.working_days} working day{'s' if self.working_days != 1 else ''}"
+        assert self.window is not None
+        return f"inside the local window {self.window[0]:%H:%M}–{self.window[1]:%H:%M}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,20 +274,33 @@ class Rule:
     version: int
     title: str
     domain: Domain
-    start: frozenset[str]
-    stop: frozenset[str]
-    cancel: frozenset[str]
-    target: dt.timedelta
-    warnings: tuple[WarningPoint, ...]
-    severity_warning: Severity
-    severity_breach: Severity
+    kind: RuleKind
     legal_basis: str
     explanation: str
     action: str
+    severity_warning: Severity = "medium"
+    severity_breach: Severity = "high"
     applies_when: tuple[Condition, ...] = ()
+    start: tuple[Selector, ...] = ()
+    stop: tuple[Selector, ...] = ()
+    cancel: tuple[Selector, ...] = ()
+    pause: tuple[Selector, ...] = ()
+    resume: tuple[Selector, ...] = ()
+    reset: tuple[Selector, ...] = ()
+    step: tuple[Selector, ...] = ()
+    trigger: tuple[Selector, ...] = ()
+    void_pause_when: tuple[Condition, ...] = ()
+    target: dt.timedelta | None = None
+    deadline: CalendarDeadline | None = None
+    first: dt.timedelta | None = None
+    interval: dt.timedelta | None = None
+    anchor_field: str | None = None
+    extensions: tuple[Extension, ...] = ()
+    max: dt.timedelta | None = None
+    warnings: tuple[WarningPoint, ...] = ()
     enabled: bool = True
     overridden: tuple[str, ...] = ()
-    """Fields a force file changed, and which file: shown in every alert of this rule."""
+    """Fields a force file changed: shown in every alert of this rule, with the file."""
     override_source: str | None = None
 
     @property
@@ -171,20 +310,45 @@ class Rule:
     def applies(self, facts: Mapping[str, Any]) -> bool:
         return all(c.holds(facts) for c in self.applies_when)
 
-    def stage_offsets(self) -> list[tuple[str, dt.timedelta]]:
-        """(stage name, offset from start) in time order, the breach last, at the target.
-        Warnings at or past the target are dropped: the breach supersedes them."""
-        points = sorted(
-            {w.offset_from_start(self.target) for w in self.warnings if w.offset_from_start(self.target) < self.target}
+    def event_types(self) -> set[str]:
+        selectors = (
+            *self.start,
+            *self.stop,
+            *self.cancel,
+            *self.pause,
+            *self.resume,
+            *self.reset,
+            *self.step,
+            *self.trigger,
         )
-        stages = [(f"warning-{i + 1}", p) for i, p in enumerate(p for p in points if p >= dt.timedelta(0))]
-        return [*stages, ("breach", self.target)]
+        return {s.type for s in selectors} | {e.selector.type for e in self.extensions}
+
+    def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
+        """(stage name, offset from the span's start) in time order, the breach last at ``span``.
+        Warnings at or past the deadline are dropped: the breach supersedes them."""
+        points = sorted({o for w in self.warnings if dt.timedelta(0) <= (o := w.offset(span)) < span})
+        return [*((f"warning-{i + 1}", p) for i, p in enumerate(points)), ("breach", span)]
+
+    def describe_target(self) -> str:
+        from agents.durations import format_duration
+
+        if self.deadline is not None:
+            return self.deadline.describe()
+        if self.kind == "chain":
+            assert self.first is not None and self.interval is not None
+            return f"first within {format_duration(self.first)}, then every {format_duration(self.interval)}"
+        if self.target is not None:
+            return format_duration(self.target)
+        return "immediate"
 
 
 @dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...]
-    late_entry_threshold: dt.timedelta = dt.timedelta(minutes=15)
+    allowed_lateness: dt.timedelta = dt.timedelta(minutes=15)
+    """An entry recorded longer than this after it happened is a late entry: flagged in every
+    timeline and counted. It is still applied at its event time, however late."""
+    calendar: Calendar = field(default_factory=Calendar)
     sources: tuple[str, ...] = ()
     _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_id: dict[str, Rule] = field(default_factory=dict, repr=False, compare=False)
@@ -192,24 +356,24 @@ class Policy:
     def __post_init__(self) -> None:
         index: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            if not rule.enabled:
-                continue
-            for event_type in rule.start | rule.stop | rule.cancel:
-                index.setdefault(event_type, []).append(rule)
+            if rule.enabled:
+                for event_type in rule.event_types():
+                    index.setdefault(event_type, []).append(rule)
         self._by_type.update({k: tuple(v) for k, v in index.items()})
         self._by_id.update({rule.id: rule for rule in self.rules})
 
     def rules_for(self, event_type: str) -> tuple[Rule, ...]:
-        """The enabled rules whose clock this event type starts, stops or cancels."""
+        """The enabled rules this event type can affect."""
         return self._by_type.get(event_type, ())
 
     def rule(self, rule_id: str) -> Rule | None:
         return self._by_id.get(rule_id)
 
 
-# ----------------------------------------------------------------------------- loading
+# ============================================================================= loading
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _MSGSPEC_PATH = re.compile(r" - at `\$(.*)`$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 def _field_of(exc: Exception) -> tuple[str, str]:
@@ -230,99 +394,219 @@ def _where(path: str, rule_id: str | None, field_path: str) -> str:
     return where
 
 
-def _parse_warning(text: str, where: str) -> WarningPoint:
-    text = str(text).strip()
-    try:
-        if m := _PERCENT.match(text):
-            fraction = float(m.group(1)) / 100
-            if not 0 < fraction < 1:
-                raise ValueError("a percentage warning must be between 0% and 100%")
-            return WarningPoint(text, fraction=fraction)
-        if text.startswith("-"):
-            return WarningPoint(text, before_deadline=parse_duration(text[1:]))
-        return WarningPoint(text, after_start=parse_duration(text.removeprefix("+")))
-    except ValueError as exc:
-        raise PolicyError(f"{where}: {exc}") from None
+class _RuleBuilder:
+    """Turns one validated ``_RuleFile`` into a ``Rule``, with errors naming the right file."""
 
+    def __init__(self, raw: _RuleFile, pack_path: str, field_files: Mapping[str, str]) -> None:
+        self.raw, self.pack_path, self.field_files = raw, pack_path, field_files
 
-def _condition(raw: _Condition, where: str) -> Condition:
-    ops = {
-        name: getattr(raw, attr)
-        for name, attr in (
-            ("eq", "eq"),
-            ("ne", "ne"),
-            ("lt", "lt"),
-            ("le", "le"),
-            ("gt", "gt"),
-            ("ge", "ge"),
-            ("in", "in_"),
+    def fail(self, field_path: str, message: str) -> PolicyError:
+        top = re.split(r"[.\[]", field_path, maxsplit=1)[0]
+        return PolicyError(f"{_where(self.field_files.get(top, self.pack_path), self.raw.id, field_path)}: {message}")
+
+    def duration(self, field_path: str, text: str | None, *, required: bool = False) -> dt.timedelta | None:
+        if text is None:
+            if required:
+                raise self.fail(field_path, f"a {self.raw.kind} rule needs {field_path}")
+            return None
+        try:
+            value = parse_duration(text)
+        except ValueError as exc:
+            raise self.fail(field_path, str(exc)) from None
+        if value <= dt.timedelta(0):
+            raise self.fail(field_path, "must be longer than zero")
+        return value
+
+    def event_type(self, field_path: str, event_type: str) -> str:
+        if event_type not in EVENT_TYPES:
+            raise self.fail(field_path, f"unknown event type {event_type!r}")
+        if domain_of(event_type) != self.raw.domain:
+            raise self.fail(field_path, f"{event_type!r} is not a {self.raw.domain} event")
+        return event_type
+
+    def condition(self, field_path: str, raw: _Condition, *, event_only: bool = False) -> Condition:
+        ops = {
+            name: value
+            for name, value in (
+                ("eq", raw.eq),
+                ("ne", raw.ne),
+                ("lt", raw.lt),
+                ("le", raw.le),
+                ("gt", raw.gt),
+                ("ge", raw.ge),
+                ("in", raw.in_),
+            )
+            if value is not msgspec.UNSET
+        }
+        if len(ops) != 1:
+            raise self.fail(field_path, "each condition needs exactly one of eq, ne, lt, le, gt, ge, in")
+        if (raw.fact is None) == (raw.field is None):
+            raise self.fail(field_path, "each condition names either a case 'fact' or an event 'field'")
+        if event_only and raw.field is None:
+            raise self.fail(field_path, "only conditions on the event's 'field' are allowed here")
+        ((op, value),) = ops.items()
+        name = raw.field if raw.field is not None else raw.fact
+        assert name is not None
+        return Condition(name, op, value, on_event=raw.field is not None)  # type: ignore[arg-type]
+
+    def conditions(self, field_path: str, raws: list[_Condition], *, event_only: bool = False) -> tuple[Condition, ...]:
+        return tuple(self.condition(f"{field_path}[{i}]", c, event_only=event_only) for i, c in enumerate(raws))
+
+    def selectors(self, field_path: str, raws: list[_SelectorArg]) -> tuple[Selector, ...]:
+        out = []
+        for i, raw in enumerate(raws):
+            where = f"{field_path}[{i}]"
+            if isinstance(raw, str):
+                out.append(Selector(self.event_type(where, raw)))
+            else:
+                out.append(
+                    Selector(self.event_type(f"{where}.type", raw.type), self.conditions(f"{where}.when", raw.when))
+                )
+        return tuple(out)
+
+    def warning(self, index: int, text: str) -> WarningPoint:
+        text = str(text).strip()
+        try:
+            if m := _PERCENT.match(text):
+                fraction = float(m.group(1)) / 100
+                if not 0 < fraction < 1:
+                    raise ValueError("a percentage warning must be between 0% and 100%")
+                return WarningPoint(text, fraction=fraction)
+            if text.startswith("-"):
+                return WarningPoint(text, before_deadline=parse_duration(text[1:]))
+            return WarningPoint(text, after_start=parse_duration(text.removeprefix("+")))
+        except ValueError as exc:
+            raise self.fail(f"warnings[{index}]", str(exc)) from None
+
+    def wall_time(self, field_path: str, text: str) -> dt.time:
+        m = _HHMM.match(text)
+        if not m:
+            raise self.fail(field_path, f"not a local time {text!r} (use HH:MM)")
+        return dt.time(int(m.group(1)), int(m.group(2)))
+
+    def calendar_deadline(self, raw: _CalendarDeadline) -> CalendarDeadline:
+        chosen = [n for n in ("next_school_day_start", "working_days", "window") if getattr(raw, n) is not None]
+        if len(chosen) != 1:
+            raise self.fail("deadline", "give exactly one of next_school_day_start, working_days, window")
+        if raw.next_school_day_start is not None:
+            return CalendarDeadline(
+                next_school_day_start=self.wall_time("deadline.next_school_day_start", raw.next_school_day_start)
+            )
+        if raw.working_days is not None:
+            if raw.working_days < 1:
+                raise self.fail("deadline.working_days", "must be at least 1")
+            return CalendarDeadline(working_days=raw.working_days)
+        assert raw.window is not None
+        if len(raw.window) != 2:
+            raise self.fail("deadline.window", "give [start, end] as local HH:MM times")
+        return CalendarDeadline(
+            window=(
+                self.wall_time("deadline.window[0]", raw.window[0]),
+                self.wall_time("deadline.window[1]", raw.window[1]),
+            )
         )
-        if getattr(raw, attr) is not msgspec.UNSET
-    }
-    if len(ops) != 1:
-        raise PolicyError(f"{where}: each condition needs exactly one of eq, ne, lt, le, gt, ge, in")
-    ((op, value),) = ops.items()
-    return Condition(raw.fact, op, value)  # type: ignore[arg-type]
+
+    def build(self, source: str | None) -> Rule:
+        raw = self.raw
+        if not raw.legal_basis.strip():
+            raise self.fail("legal_basis", f"state the legal basis, or {LOCAL_STANDARD!r}")
+        clock = raw.clock
+        sel = {
+            name: self.selectors(f"clock.{name}", getattr(clock, name))
+            for name in _Clock.__struct_fields__
+            if name != "void_pause_when"
+        }
+        common: dict[str, Any] = {
+            "id": raw.id,
+            "version": raw.version,
+            "title": raw.title,
+            "domain": raw.domain,
+            "kind": raw.kind,
+            "legal_basis": raw.legal_basis.strip(),
+            "explanation": " ".join(raw.explanation.split()),
+            "action": " ".join(raw.action.split()),
+            "severity_warning": raw.severity.warning,
+            "severity_breach": raw.severity.breach,
+            "applies_when": self.conditions("applies_when", raw.applies_when),
+            "enabled": raw.enabled,
+            "overridden": tuple(self.field_files),
+            "override_source": source,
+        }
+        if raw.kind == "immediate":
+            if not raw.trigger:
+                raise self.fail("trigger", "an immediate rule needs the event(s) that break it")
+            if any(getattr(clock, n) for n in sel) or raw.target or raw.deadline or raw.warnings:
+                raise self.fail("kind", "an immediate rule has no clock, target or warnings")
+            return Rule(**common, trigger=self.selectors("trigger", raw.trigger))
+        if raw.trigger:
+            raise self.fail("trigger", "only immediate rules have a trigger; clocks use clock.start")
+        if not sel["start"]:
+            raise self.fail("clock.start", "a clock needs at least one start event")
+        warnings = tuple(self.warning(i, w) for i, w in enumerate(raw.warnings))
+        clock_fields: dict[str, Any] = {
+            **{k: v for k, v in sel.items() if k != "step"},
+            "warnings": warnings,
+            "anchor_field": raw.anchor_field,
+        }
+        if raw.kind == "chain":
+            if not sel["step"]:
+                raise self.fail("clock.step", "a chain needs the compliant action(s) that set the next deadline")
+            if raw.target or raw.deadline or raw.extensions or sel["pause"]:
+                raise self.fail("kind", "a chain has first and interval, not target, deadline, extensions or pauses")
+            return Rule(
+                **common,
+                **clock_fields,
+                step=sel["step"],
+                first=self.duration("first", raw.first, required=True),
+                interval=self.duration("interval", raw.interval, required=True),
+            )
+        if sel["step"]:
+            raise self.fail("clock.step", "only chain rules have step events")
+        if (raw.target is None) == (raw.deadline is None):
+            raise self.fail("target", "a deadline rule needs exactly one of target (elapsed) or deadline (calendar)")
+        calendar = self.calendar_deadline(raw.deadline) if raw.deadline is not None else None
+        if calendar is not None and (sel["pause"] or raw.extensions):
+            raise self.fail("deadline", "a calendar deadline cannot be paused or extended")
+        if sel["pause"] and not sel["resume"]:
+            raise self.fail("clock.resume", "a clock that can be paused needs resume events")
+        extensions = []
+        for i, ext in enumerate(raw.extensions):
+            where = f"extensions[{i}]"
+            if (ext.target is None) == (ext.until_field is None):
+                raise self.fail(where, "give exactly one of target or until_field")
+            extensions.append(
+                Extension(
+                    Selector(self.event_type(f"{where}.type", ext.type), self.conditions(f"{where}.when", ext.when)),
+                    target=self.duration(f"{where}.target", ext.target),
+                    until_field=ext.until_field,
+                )
+            )
+        target = self.duration("target", raw.target)
+        maximum = self.duration("max", raw.max)
+        if maximum is not None and target is not None and maximum < target:
+            raise self.fail("max", "the cap is shorter than the target")
+        return Rule(
+            **common,
+            **clock_fields,
+            void_pause_when=self.conditions("clock.void_pause_when", clock.void_pause_when, event_only=True),
+            target=target,
+            deadline=calendar,
+            extensions=tuple(extensions),
+            max=maximum,
+        )
 
 
 def _build_rule(
     raw_rule: Mapping[str, Any], pack_path: str, field_files: Mapping[str, str], source: str | None
 ) -> Rule:
-    """``field_files`` maps each overridden field to the file that set it, so an error in an
-    override is reported against the force's file, not the pack."""
     rule_id = raw_rule.get("id") if isinstance(raw_rule.get("id"), str) else None
-
-    def path_of(field_path: str) -> str:
-        return field_files.get(re.split(r"[.\[]", field_path, maxsplit=1)[0], pack_path)
-
     try:
         raw = msgspec.convert(raw_rule, _RuleFile)
     except msgspec.ValidationError as exc:
         field_path, message = _field_of(exc)
-        raise PolicyError(f"{_where(path_of(field_path), rule_id, field_path)}: {message}") from None
-
-    def fail(field_path: str, message: str) -> PolicyError:
-        return PolicyError(f"{_where(path_of(field_path), raw.id, field_path)}: {message}")
-
-    for kind in ("start", "stop", "cancel"):
-        for i, event_type in enumerate(getattr(raw.clock, kind)):
-            if event_type not in EVENT_TYPES:
-                raise fail(f"clock.{kind}[{i}]", f"unknown event type {event_type!r}")
-            if domain_of(event_type) != raw.domain:
-                raise fail(f"clock.{kind}[{i}]", f"{event_type!r} is not a {raw.domain} event")
-    try:
-        target = parse_duration(raw.target)
-    except ValueError as exc:
-        raise fail("target", str(exc)) from None
-    if target <= dt.timedelta(0):
-        raise fail("target", "must be longer than zero")
-    if not raw.legal_basis.strip():
-        raise fail("legal_basis", f"state the legal basis, or {LOCAL_STANDARD!r}")
-    return Rule(
-        id=raw.id,
-        version=raw.version,
-        title=raw.title,
-        domain=raw.domain,
-        start=frozenset(raw.clock.start),
-        stop=frozenset(raw.clock.stop),
-        cancel=frozenset(raw.clock.cancel),
-        target=target,
-        warnings=tuple(
-            _parse_warning(w, _where(path_of("warnings"), raw.id, f"warnings[{i}]")) for i, w in enumerate(raw.warnings)
-        ),
-        severity_warning=raw.severity.warning,
-        severity_breach=raw.severity.breach,
-        legal_basis=raw.legal_basis.strip(),
-        explanation=" ".join(raw.explanation.split()),
-        action=" ".join(raw.action.split()),
-        applies_when=tuple(
-            _condition(c, _where(path_of("applies_when"), raw.id, f"applies_when[{i}]"))
-            for i, c in enumerate(raw.applies_when)
-        ),
-        enabled=raw.enabled,
-        overridden=tuple(field_files),
-        override_source=source,
-    )
+        top = re.split(r"[.\[]", field_path, maxsplit=1)[0]
+        raise PolicyError(f"{_where(field_files.get(top, pack_path), rule_id, field_path)}: {message}") from None
+    return _RuleBuilder(raw, pack_path, field_files).build(source)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -342,6 +626,15 @@ def _decode_file(path: Path, schema: type[msgspec.Struct]) -> Any:
         raise PolicyError(f"{_where(str(path), None, field_path)}: {message}") from None
 
 
+def _calendar(raw: _CalendarFile, path: Path) -> Calendar:
+    try:
+        calendar = Calendar(raw.timezone, parse_holidays(raw.school_holidays))
+        calendar.zone  # noqa: B018 - validates the zone name now, not at the first deadline
+        return calendar
+    except (ValueError, KeyError) as exc:
+        raise PolicyError(f"{_where(str(path), None, 'calendar')}: {exc}") from None
+
+
 def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str] = ()) -> Policy:
     """Load a rule pack and apply force override files in order (later files win)."""
     pack_path = Path(pack)
@@ -356,12 +649,16 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
         if rule_id in raw_rules:
             raise PolicyError(f"{_where(str(pack_path), rule_id, 'id')}: duplicate rule id")
         raw_rules[rule_id] = dict(raw)
-    late = pack_file.late_entry_threshold
+    lateness, lateness_path = pack_file.allowed_lateness, pack_path
+    calendar = _calendar(pack_file.calendar, pack_path)
     sources = [str(pack_path)]
     for override_path in map(Path, overrides):
         file: _OverridesFile = _decode_file(override_path, _OverridesFile)
         sources.append(str(override_path))
-        late = file.late_entry_threshold or late
+        if file.allowed_lateness is not None:
+            lateness, lateness_path = file.allowed_lateness, override_path
+        if file.calendar is not None:
+            calendar = _calendar(file.calendar, override_path)
         for rule_id, fields in file.overrides.items():
             if rule_id not in raw_rules:
                 raise PolicyError(f"{_where(str(override_path), rule_id, '')}: no such rule in pack {pack_file.pack!r}")
@@ -379,10 +676,10 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
         for rule_id, raw in raw_rules.items()
     )
     try:
-        late_threshold = parse_duration(late)
+        allowed_lateness = parse_duration(lateness)
     except ValueError as exc:
-        raise PolicyError(f"{_where(str(pack_path), None, 'late_entry_threshold')}: {exc}") from None
-    return Policy(rules=rules, late_entry_threshold=late_threshold, sources=tuple(sources))
+        raise PolicyError(f"{_where(str(lateness_path), None, 'allowed_lateness')}: {exc}") from None
+    return Policy(rules=rules, allowed_lateness=allowed_lateness, calendar=calendar, sources=tuple(sources))
 
 
 def load_policy_from_env(environ: Mapping[str, str] = os.environ) -> Policy:
@@ -390,15 +687,3 @@ def load_policy_from_env(environ: Mapping[str, str] = os.environ) -> Policy:
     pack = environ.get("WATCHKEEPER_POLICY") or DEFAULT_PACK
     overrides = [p for p in environ.get("WATCHKEEPER_POLICY_OVERRIDES", "").split(os.pathsep) if p]
     return load_policy(pack, overrides)
-
-
-__all__ = [
-    "DOMAINS",
-    "Condition",
-    "Policy",
-    "PolicyError",
-    "Rule",
-    "WarningPoint",
-    "load_policy",
-    "load_policy_from_env",
-]

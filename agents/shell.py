@@ -30,7 +30,7 @@ import faust
 import msgspec
 
 from agents.due_index import DueIndex
-from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, apply_event, fire_due, new_case, next_due
+from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, new_case, next_due, process_event, tick
 from alerts.model import ALERT_ENCODER, Alert
 from streams import metrics
 from streams.app import RAW_TABLE, app, policy, settings
@@ -117,12 +117,16 @@ class DomainAgent:
         raw = self.cases.get(key)
         state = CASE_DECODER.decode(raw) if raw is not None else new_case(result.subject, self.domain)
         state.partition = message.partition
-        outcome = apply_event(state, result, policy, now)
+        outcome = process_event(state, result, policy, now)
         if outcome.duplicate:
             metrics.EVENTS.labels(self.domain, "duplicate").inc()
             return
         await emit_alerts(outcome.alerts)
         self.cases[key] = CASE_ENCODER.encode(state)
+        if outcome.late_entry:
+            metrics.EVENTS.labels(self.domain, "late_entry").inc()
+        if outcome.rebuilt:
+            metrics.EVENTS.labels(self.domain, "out_of_order").inc()
         self.index.set(message.partition, key, next_due(state))
         metrics.EVENTS.labels(self.domain, "accepted").inc()
 
@@ -155,7 +159,7 @@ class DomainAgent:
             if raw is None:
                 continue
             state: CaseState = CASE_DECODER.decode(raw)
-            alerts = fire_due(state, policy, now)
+            alerts = tick(state, policy, now)
             if alerts:
                 await emit_alerts(alerts)
                 self.cases[key] = CASE_ENCODER.encode(state)

@@ -17,9 +17,9 @@ def _local(t: dt.datetime) -> str:
 
 def format_line(alert: Alert) -> str:
     """``BREACH high | rule v1 | case … | suite … | what happened | action``."""
-    label = "RETRACTED" if alert.status == "retracted" else alert.stage.upper()
+    label = alert.stage.upper() if alert.status == "firing" else alert.status.upper()
     overdue = dt.timedelta(seconds=alert.overdue_seconds)
-    if alert.status == "retracted":
+    if alert.status != "firing":
         when = alert.reason
     elif alert.overdue_seconds >= 0:
         when = f"deadline {_local(alert.deadline)} passed, {format_duration(overdue)} overdue"

@@ -20,7 +20,10 @@ import msgspec
 ALERT_NAMESPACE: Final = uuid.UUID("3c4bdf0e-8f0f-4c55-9d8a-2f1f8b2a8c11")
 
 Stage = Literal["warning", "breach"]
-Status = Literal["firing", "retracted"]
+AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "retracted"]
+"""firing: raised. updated: its deadline moved (a pause, a resumption). satisfied: the required
+action was recorded (late, if the stage had passed). cleared: no longer needed (the clock was
+cancelled or its deadline extended). retracted: the records show it should never have fired."""
 
 
 def alert_id(rule_id: str, case: str, clock_instance: str, stage: str) -> str:
@@ -41,7 +44,9 @@ class TimelineEntry(msgspec.Struct, frozen=True):
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
     alert_id: str
-    status: Status
+    revision: int
+    """Bumps with each status change of this alert: (alert_id, revision) is unique per message."""
+    status: AlertStatus
     stage: Stage
     stage_name: str
     severity: str
@@ -59,7 +64,8 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     raised_at: dt.datetime
     overdue_seconds: float
     """Seconds past the deadline at ``raised_at``; negative means time still left."""
-    target_seconds: float
+    target: str
+    """The rule's target in words: ``2h``, ``before the next school day starts (08:45)``, …"""
     hindsight: bool = False
     """Raised well after the stage passed: records arrived late, or the monitor was not running."""
     hindsight_reason: str | None = None

@@ -1,4 +1,4 @@
-"""The notifier: reads the alerts topic and tells people, once per alert id and status.
+"""The notifier: reads the alerts topic and tells people, once per alert id and revision.
 
 Alerts are keyed by id, so all copies of one alert land on one partition and the
 ``notified`` table (co-partitioned with the alerts topic) lets exactly one worker drop the
@@ -36,7 +36,7 @@ async def _http() -> aiohttp.ClientSession:
 async def notifier(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for raw in stream:
         alert = ALERT_DECODER.decode(raw)
-        seen_key = f"{alert.alert_id}:{alert.status}".encode()
+        seen_key = f"{alert.alert_id}:{alert.revision}".encode()
         if notified.get(seen_key) is not None:
             metrics.NOTIFICATIONS.labels("console", "duplicate_dropped").inc()
             yield None

@@ -21,7 +21,7 @@ RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 async def post_alert(session: aiohttp.ClientSession, url: str, alert: Alert) -> bool:
     body = ALERT_ENCODER.encode(alert)
-    headers = {"content-type": "application/json", "webhook-id": f"{alert.alert_id}.{alert.status}"}
+    headers = {"content-type": "application/json", "webhook-id": f"{alert.alert_id}.{alert.revision}"}
     for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
         await asyncio.sleep(delay)
         try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, apply_event, fire_due, new_case, next_due
+from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, new_case, next_due, process_event, tick
 from agents.policy import Policy, load_policy
 from alerts.model import Alert, alert_id
 from streams.validation import Event, decode_event
@@ -37,8 +37,8 @@ def aa(kind: str, at: dt.datetime, recorded: dt.datetime | None = None, subject:
 
 def child_waiting(policy: Policy, age: int = 15) -> CaseState:
     state = new_case("CR-1", "custody")
-    apply_event(state, ev(detention("CR-1", age=age)), policy, T0)
-    apply_event(state, aa("requested", T0), policy, T0)
+    process_event(state, ev(detention("CR-1", age=age)), policy, T0)
+    process_event(state, aa("requested", T0), policy, T0)
     return state
 
 
@@ -48,102 +48,105 @@ def stages(alerts: list[Alert]) -> list[tuple[str, str]]:
 
 def test_warnings_come_before_the_breach_each_at_its_own_time(policy: Policy) -> None:
     state = child_waiting(policy)  # default: target 2h, warnings at 50% (1h) and 15m before (1h45m)
-    assert fire_due(state, policy, T0 + 59 * M) == []
-    assert stages(fire_due(state, policy, T0 + H)) == [("warning-1", "firing")]
-    assert fire_due(state, policy, T0 + 90 * M) == []
-    assert stages(fire_due(state, policy, T0 + 105 * M)) == [("warning-2", "firing")]
-    breach = fire_due(state, policy, T0 + 2 * H)
+    assert tick(state, policy, T0 + 59 * M) == []
+    assert stages(tick(state, policy, T0 + H)) == [("warning-1", "firing")]
+    assert tick(state, policy, T0 + 90 * M) == []
+    assert stages(tick(state, policy, T0 + 105 * M)) == [("warning-2", "firing")]
+    breach = tick(state, policy, T0 + 2 * H)
     assert stages(breach) == [("breach", "firing")]
     assert breach[0].severity == "high" and breach[0].overdue_seconds == 0
-    assert fire_due(state, policy, T0 + 5 * H) == []
+    assert tick(state, policy, T0 + 5 * H) == []
 
 
 def test_nothing_fires_when_the_appropriate_adult_arrives_in_time(policy: Policy) -> None:
     state = child_waiting(policy)
-    outcome = apply_event(state, aa("arrived", T0 + 30 * M), policy, T0 + 30 * M)
+    outcome = process_event(state, aa("arrived", T0 + 30 * M), policy, T0 + 30 * M)
     assert outcome.alerts == []
     assert next_due(state) is None
-    assert fire_due(state, policy, T0 + 10 * H) == []
+    assert tick(state, policy, T0 + 10 * H) == []
 
 
 def test_no_clock_runs_for_an_adult(policy: Policy) -> None:
     state = child_waiting(policy, age=30)
     assert next_due(state) is None
-    assert fire_due(state, policy, T0 + 10 * H) == []
+    assert tick(state, policy, T0 + 10 * H) == []
 
 
 def test_an_unknown_age_does_not_silence_the_clock(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
-    apply_event(state, aa("requested", T0), policy, T0)
-    assert stages(fire_due(state, policy, T0 + 2 * H)) == [("breach", "firing")]
+    process_event(state, aa("requested", T0), policy, T0)
+    assert stages(tick(state, policy, T0 + 2 * H)) == [("breach", "firing")]
 
 
 def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
-    apply_event(state, ev(detention("CR-1")), policy, T0)
-    outcome = apply_event(state, aa("requested", T0, recorded=T0 + 3 * H), policy, T0 + 3 * H)
+    process_event(state, ev(detention("CR-1")), policy, T0)
+    outcome = process_event(state, aa("requested", T0, recorded=T0 + 3 * H), policy, T0 + 3 * H)
     assert stages(outcome.alerts) == [("breach", "firing")]
     assert outcome.alerts[0].hindsight
     assert "record was entered at" in (outcome.alerts[0].hindsight_reason or "")
     assert outcome.alerts[0].overdue_seconds == H.total_seconds()
     assert outcome.alerts[0].timeline[-1].late
-    assert fire_due(state, policy, T0 + 4 * H) == []
+    assert tick(state, policy, T0 + 4 * H) == []
 
 
 def test_a_stage_missed_while_the_monitor_was_down_says_so(policy: Policy) -> None:
     state = child_waiting(policy)
-    (alert,) = fire_due(state, policy, T0 + 2 * H + 10 * M)
+    (alert,) = tick(state, policy, T0 + 2 * H + 10 * M)
     assert alert.hindsight and "monitor was not processing" in (alert.hindsight_reason or "")
-    (on_time,) = fire_due(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1))
+    (on_time,) = tick(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1))
     assert not on_time.hindsight and on_time.hindsight_reason is None
 
 
 def test_a_late_record_of_arrival_retracts_the_stages_it_disproves(policy: Policy) -> None:
     state = child_waiting(policy)
-    fire_due(state, policy, T0 + 2 * H)
-    outcome = apply_event(state, aa("arrived", T0 + 100 * M, recorded=T0 + 130 * M), policy, T0 + 130 * M)
+    tick(state, policy, T0 + 2 * H)
+    outcome = process_event(state, aa("arrived", T0 + 100 * M, recorded=T0 + 130 * M), policy, T0 + 130 * M)
     assert stages(outcome.alerts) == [("breach", "retracted")]
-    assert "before this breach point" in outcome.alerts[0].reason
-    assert outcome.alerts[0].alert_id == alert_id(RULE, "CR-1", state.clocks[RULE].instance, "breach")
+    assert "arrived at 2026-11-21T11:40:00+00:00, so this breach point" in outcome.alerts[0].reason
+    assert outcome.alerts[0].alert_id == alert_id(RULE, "CR-1", f"{state.clocks[RULE].instance}#0", "breach")
 
 
-def test_an_arrival_after_the_deadline_satisfies_the_clock_without_retracting(policy: Policy) -> None:
+def test_an_arrival_after_the_deadline_satisfies_the_breach_and_says_how_late(policy: Policy) -> None:
     state = child_waiting(policy)
-    fire_due(state, policy, T0 + 2 * H)
-    outcome = apply_event(state, aa("arrived", T0 + 3 * H), policy, T0 + 3 * H)
-    assert outcome.alerts == []
+    (breach,) = tick(state, policy, T0 + 2 * H)
+    outcome = process_event(state, aa("arrived", T0 + 3 * H), policy, T0 + 3 * H)
+    assert stages(outcome.alerts) == [("breach", "satisfied")]
+    satisfied = outcome.alerts[0]
+    assert satisfied.alert_id == breach.alert_id and satisfied.revision == breach.revision + 1
+    assert "1h after the deadline" in satisfied.reason
     assert state.clocks[RULE].status == "met"
 
 
 def test_an_arrival_recorded_before_the_request_still_stops_the_clock(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
-    apply_event(state, ev(detention("CR-1")), policy, T0)
-    apply_event(state, aa("arrived", T0 + 20 * M), policy, T0 + 20 * M)
-    apply_event(state, aa("requested", T0, recorded=T0 + 25 * M), policy, T0 + 25 * M)
+    process_event(state, ev(detention("CR-1")), policy, T0)
+    process_event(state, aa("arrived", T0 + 20 * M), policy, T0 + 20 * M)
+    process_event(state, aa("requested", T0, recorded=T0 + 25 * M), policy, T0 + 25 * M)
     assert state.clocks[RULE].status == "met"
-    assert fire_due(state, policy, T0 + 10 * H) == []
+    assert tick(state, policy, T0 + 10 * H) == []
 
 
 def test_release_cancels_the_clock(policy: Policy) -> None:
     state = child_waiting(policy)
-    apply_event(state, ev(cloudevent("CR-1", "custody.released", at=T0 + 20 * M)), policy, T0 + 20 * M)
+    process_event(state, ev(cloudevent("CR-1", "custody.released", at=T0 + 20 * M)), policy, T0 + 20 * M)
     assert state.clocks[RULE].status == "cancelled"
-    assert fire_due(state, policy, T0 + 10 * H) == []
+    assert tick(state, policy, T0 + 10 * H) == []
 
 
 def test_a_repeated_event_id_is_a_duplicate_and_changes_nothing(policy: Policy) -> None:
     state = child_waiting(policy)
     request = ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=T0 + H, event_id="same"))
-    assert not apply_event(state, request, policy, T0 + H).duplicate
+    assert not process_event(state, request, policy, T0 + H).duplicate
     before = CASE_ENCODER.encode(state)
-    assert apply_event(state, request, policy, T0 + H).duplicate
+    assert process_event(state, request, policy, T0 + H).duplicate
     assert CASE_ENCODER.encode(state) == before
 
 
 def test_a_second_request_does_not_restart_a_running_clock(policy: Policy) -> None:
     state = child_waiting(policy)
-    apply_event(state, aa("requested", T0 + 90 * M), policy, T0 + 90 * M)
-    assert state.clocks[RULE].started_at == T0
+    process_event(state, aa("requested", T0 + 90 * M), policy, T0 + 90 * M)
+    assert state.clocks[RULE].anchor == T0
 
 
 def test_alert_ids_are_deterministic_across_a_replay(policy: Policy) -> None:
@@ -154,8 +157,8 @@ def test_alert_ids_are_deterministic_across_a_replay(policy: Policy) -> None:
             ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=T0, event_id="r1")),
         ]
         for e in events:
-            apply_event(state, e, policy, T0)
-        return [a.alert_id for t in (H, 2 * H) for a in fire_due(state, policy, T0 + t)]
+            process_event(state, e, policy, T0)
+        return [a.alert_id for t in (H, 2 * H) for a in tick(state, policy, T0 + t)]
 
     first, second = run(), run()
     assert first == second and len(set(first)) == 2
@@ -166,16 +169,16 @@ def test_elapsed_time_ignores_the_autumn_clock_change(policy: Policy) -> None:
     is breached two real hours later, at 01:30 GMT, not at 02:30 on the wall clock."""
     start = dt.datetime(2026, 10, 24, 23, 30, tzinfo=dt.UTC)
     state = new_case("CR-1", "custody")
-    apply_event(state, ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=start)), policy, start)
-    assert state.clocks[RULE].due_at == dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
-    just_before = stages(fire_due(state, policy, start + 2 * H - dt.timedelta(seconds=1)))
+    process_event(state, ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=start)), policy, start)
+    assert state.clocks[RULE].current.due == dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
+    just_before = stages(tick(state, policy, start + 2 * H - dt.timedelta(seconds=1)))
     assert ("breach", "firing") not in just_before
-    assert stages(fire_due(state, policy, start + 2 * H)) == [("breach", "firing")]
+    assert stages(tick(state, policy, start + 2 * H)) == [("breach", "firing")]
 
 
 def test_every_alert_explains_itself(policy: Policy) -> None:
     state = child_waiting(policy)
-    (alert,) = fire_due(state, policy, T0 + 2 * H + 5 * M)
+    (alert,) = tick(state, policy, T0 + 2 * H + 5 * M)
     assert alert.rule_id == RULE and alert.rule_version == 1
     assert alert.local_standard and alert.legal_basis.startswith("local standard")
     assert alert.area == "SUITE-A" and alert.case == "CR-1"
@@ -191,14 +194,14 @@ def test_a_force_override_changes_the_target_and_says_so(tmp_path: Path) -> None
     )
     policy = load_policy(overrides=[override])
     state = child_waiting(policy)
-    (alert,) = fire_due(state, policy, T0 + 30 * M)
+    (alert,) = tick(state, policy, T0 + 30 * M)
     assert alert.stage == "breach"
     assert alert.policy_note is not None and "north" in alert.policy_note and "target" in alert.policy_note
 
 
 def test_case_state_survives_encoding_for_the_table(policy: Policy) -> None:
     state = child_waiting(policy)
-    fire_due(state, policy, T0 + H)
+    tick(state, policy, T0 + H)
     restored = CASE_DECODER.decode(CASE_ENCODER.encode(state))
     assert restored == state
-    assert stages(fire_due(restored, policy, T0 + 2 * H)) == [("breach", "firing")]
+    assert stages(tick(restored, policy, T0 + 2 * H)) == [("breach", "firing")]

@@ -23,7 +23,11 @@ def test_the_default_pack_loads_and_labels_local_standards() -> None:
     rule = policy.rule(RULE)
     assert rule is not None and rule.is_local_standard
     assert rule.target == dt.timedelta(hours=2)
-    assert [name for name, _ in rule.stage_offsets()] == ["warning-1", "warning-2", "breach"]
+    assert rule.stage_offsets(rule.target) == [
+        ("warning-1", dt.timedelta(hours=1)),
+        ("warning-2", dt.timedelta(minutes=105)),
+        ("breach", dt.timedelta(hours=2)),
+    ]
 
 
 def test_the_example_force_file_overrides_without_editing_the_pack() -> None:
@@ -93,11 +97,15 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("45s", 45), ("1m30s", 90), ("30m", 1800), ("4h", 14400), ("1h30m", 5400), ("3d", 259200)]
+    ("text", "seconds"), [("45s", 45), ("1m30s", 90), ("30m", 1800), ("4h", 14400), ("1h30m", 5400), ("72h", 259200)]
 )
 def test_durations_parse_and_print_back(text: str, seconds: int) -> None:
     assert parse_duration(text) == dt.timedelta(seconds=seconds)
     assert format_duration(parse_duration(text)) == text
+
+
+def test_days_parse_and_print_as_hours() -> None:
+    assert format_duration(parse_duration("3d")) == "72h"
 
 
 @pytest.mark.parametrize("text", ["", "2 hours", "h", "1x", "-5m"])

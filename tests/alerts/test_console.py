@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from agents.engine import apply_event, fire_due, new_case
+from agents.engine import new_case, process_event, tick
 from agents.policy import load_policy
 from alerts.console import format_line
 from alerts.model import ALERT_DECODER, ALERT_ENCODER, Alert
@@ -19,8 +19,8 @@ def _breach(at: dt.datetime) -> Alert:
     for raw in (detention("CR-7", suite="SUITE-NORTH"), cloudevent("CR-7", "custody.appropriate_adult.requested")):
         event = decode_event(json.dumps(raw).encode(), now=T0)
         assert isinstance(event, Event)
-        apply_event(state, event, policy, T0)
-    return fire_due(state, policy, at)[-1]
+        process_event(state, event, policy, T0)
+    return tick(state, policy, at)[-1]
 
 
 def test_a_breach_prints_as_one_line_with_rule_case_area_overdue_and_action() -> None:
