@@ -66,10 +66,7 @@ class Stage(msgspec.Struct, array_like=True):
     at: dt.datetime
     alert_id: str
     fired: bool = False
-    emitted: bool = False
-    status: str | None = None
-    revision: int = 0
-    sent_due: dt.datetime | None = None
+    """Its time has passed on a running clock that applies: an alert for it is justified."""
 
 
 class Cycle(msgspec.Struct, array_like=True):
@@ -86,7 +83,10 @@ class Clock(msgspec.Struct):
     rule_id: str
     rule_version: int
     instance: str
-    """Id of the event that started (or last reset) this clock; with rule and case it names it."""
+    """Id of the event that started (or last reset) this clock, for the alert's explanation."""
+    ordinal: int
+    """The rule's nth clock in this case. With rule, case, cycle and stage it names an alert, so
+    an earlier start event that arrives late does not rename a deadline already announced."""
     anchor: dt.datetime
     cycles: list[Cycle]
     status: ClockStatus = "running"
@@ -107,8 +107,22 @@ class Immediate(msgspec.Struct, array_like=True):
     event_id: str
     at: dt.datetime
     alert_id: str
-    emitted: bool = False
-    revision: int = 0
+
+
+class Sent(msgspec.Struct, array_like=True):
+    """What was last said about one alert id: the ledger entry. Kept apart from the clocks,
+    which are rebuilt from the events, so a rebuild never forgets what people were told."""
+
+    status: str
+    """firing, updated, satisfied, cleared, retracted; or superseded (never sent: a later
+    stage of the same deadline was raised at the same moment)."""
+    revision: int
+    rule_id: str
+    rule_version: int
+    stage_name: str
+    deadline: dt.datetime
+    stage_at: dt.datetime
+    clock_started_at: dt.datetime
 
 
 class CaseState(msgspec.Struct):
@@ -119,9 +133,19 @@ class CaseState(msgspec.Struct):
     facts: dict[str, Any] = {}
     seen: set[str] = set()
     clocks: dict[str, Clock] = {}
+    """The current clock of each rule."""
+    history: list[Clock] = []
+    """Ended clocks replaced by a newer one (a restart or a reset) whose alerts still matter."""
+    started: dict[str, int] = {}
+    """How many clocks each rule has started in this case: the ordinal that names a clock."""
     immediates: list[Immediate] = []
+    ledger: dict[str, Sent] = {}
     decided_until: dt.datetime = EPOCH
     """The latest stage or immediate time that has fired: an event before it must rebuild."""
+
+
+DERIVED: Final = ("facts", "clocks", "history", "started", "immediates", "decided_until")
+"""CaseState fields that are a function of its events: what a rebuild replaces."""
 
 
 class Outcome(msgspec.Struct):
@@ -191,6 +215,8 @@ def _matches(selectors: Iterable[Selector], stored: StoredEvent, facts: dict[str
 
 def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
     state.facts.update(stored.data)
+    if not policy.fact_names.isdisjoint(stored.data):
+        _recheck_applicability(state, policy, stored)
     for rule in policy.rules_for(stored.type):
         if rule.kind == "immediate":
             _apply_immediate(state, rule, stored)
@@ -199,18 +225,15 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
         if clock is None or clock.status in ("met", "cancelled", "not_applicable"):
             restartable = clock is None or stored.time >= (clock.ended_at or clock.anchor)
             if restartable and _matches(rule.start, stored, state.facts) and rule.applies(state.facts):
-                state.clocks[rule.id] = _start_clock(state, policy, rule, stored)
+                _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue
-        if not rule.applies(state.facts):
-            clock.status, clock.ended_at, clock.ended_by = "not_applicable", stored.time, stored.id
-        elif _matches(rule.stop, stored, state.facts):
+        if _matches(rule.stop, stored, state.facts):
             _end(clock, "met", stored)
         elif _matches(rule.cancel, stored, state.facts):
             _end(clock, "cancelled", stored)
         elif _matches(rule.reset, stored, state.facts):
-            clock.current.ended_by = stored.id
-            state.clocks[rule.id] = replacement = _start_clock(state, policy, rule, stored)
-            replacement.cycles[:0] = _worth_keeping(clock.cycles)
+            _end(clock, "cancelled", stored)
+            _replace(state, clock, _start_clock(state, policy, rule, stored))
         elif rule.kind == "chain" and _matches(rule.step, stored, state.facts):
             _step_chain(state, rule, clock, stored)
         elif clock.status == "running" and _matches(rule.pause, stored, state.facts):
@@ -222,6 +245,24 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
                 if extension.selector.matches(stored.type, state.facts, stored.data):
                     _extend(state, rule, clock, stored, extension.target, extension.until_field)
                     break
+
+
+def _recheck_applicability(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
+    """A new fact (an age, a risk level) can rule a case out of a rule whose clock is running."""
+    for clock in state.clocks.values():
+        rule = policy.rule(clock.rule_id)
+        if clock.status in ("running", "paused") and rule is not None and not rule.applies(state.facts):
+            clock.status, clock.ended_at, clock.ended_by = "not_applicable", stored.time, stored.id
+            clock.current.ended_by = stored.id
+
+
+def _replace(state: CaseState, old: Clock | None, new: Clock) -> None:
+    """Make ``new`` the rule's current clock; keep ``old`` if any of its stages fired."""
+    if old is not None:
+        old.cycles = _worth_keeping(old.cycles)
+        if old.cycles:
+            state.history.append(old)
+    state.clocks[new.rule_id] = new
 
 
 def _apply_immediate(state: CaseState, rule: Rule, stored: StoredEvent) -> None:
@@ -240,7 +281,8 @@ def _anchor(rule: Rule, stored: StoredEvent) -> dt.datetime:
 
 def _start_clock(state: CaseState, policy: Policy, rule: Rule, stored: StoredEvent) -> Clock:
     anchor = _anchor(rule, stored)
-    clock = Clock(rule.id, rule.version, stored.id, anchor, [])
+    state.started[rule.id] = ordinal = state.started.get(rule.id, 0) + 1
+    clock = Clock(rule.id, rule.version, stored.id, ordinal, anchor, [])
     if rule.deadline is not None:
         span = rule.deadline.due(policy.calendar, anchor) - anchor
     elif rule.kind == "chain":
@@ -257,7 +299,7 @@ def _cycle(
     state: CaseState, rule: Rule, clock: Clock, number: int, start: dt.datetime, start_offset: float, due_offset: float
 ) -> Cycle:
     span = dt.timedelta(seconds=due_offset - start_offset)
-    key = f"{clock.instance}#{number}"
+    key = f"{clock.ordinal}#{number}"
     stages = [
         Stage(name, start_offset + off.total_seconds(), EPOCH, alert_id(rule.id, state.case, key, name))
         for name, off in rule.stage_offsets(span)
@@ -329,8 +371,9 @@ def _extend(
 
 
 def _worth_keeping(cycles: list[Cycle]) -> list[Cycle]:
-    """Past cycles whose stages fired carry alerts to close or diff; the rest can go."""
-    return [c for c in cycles if any(s.fired or s.emitted for s in c.stages)]
+    """Past cycles whose stages fired carry alerts to close or diff; the rest can go (an alert
+    sent for a stage that no longer fires is retracted from the ledger, not from the cycle)."""
+    return [c for c in cycles if any(s.fired for s in c.stages)]
 
 
 # ============================================================================= time
@@ -353,109 +396,134 @@ def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> None:
             state.decided_until = max(state.decided_until, stage.at)
 
 
+def _all_clocks(state: CaseState) -> Iterator[Clock]:
+    yield from state.history
+    yield from state.clocks.values()
+
+
 # ============================================================================= rebuild
 def _rebuild(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent) -> list[Alert]:
-    """Re-decide the case from its sorted events, keep what was already sent, emit the difference."""
+    """Re-decide the case from its sorted events; the ledger of what was said is kept, so the
+    emission diff raises what was missed and retracts what the new record disproves."""
     fresh = replay_case(state, policy, now)
-    sent = {
-        s.alert_id: (clock, cycle, s)
-        for clock in state.clocks.values()
-        for cycle in clock.cycles
-        for s in cycle.stages
-        if s.emitted
-    }
-    for clock in fresh.clocks.values():
-        for cycle in clock.cycles:
-            for stage in cycle.stages:
-                if (old := sent.pop(stage.alert_id, None)) is not None:
-                    before = old[2]
-                    stage.emitted, stage.status, stage.revision, stage.sent_due = (
-                        True,
-                        before.status,
-                        before.revision,
-                        before.sent_due,
-                    )
-    sent_immediates = {r.alert_id: r for r in state.immediates if r.emitted}
-    for record in fresh.immediates:
-        if (old_record := sent_immediates.pop(record.alert_id, None)) is not None:
-            record.emitted, record.revision = True, old_record.revision
-    state.clocks, state.immediates, state.facts, state.decided_until = (
-        fresh.clocks,
-        fresh.immediates,
-        fresh.facts,
-        fresh.decided_until,
-    )
-    alerts = []
-    for clock, cycle, stage in sent.values():  # sent before, no longer part of any clock
-        rule = policy.rule(clock.rule_id)
-        if rule is not None and stage.status in ("firing", "updated"):
-            alerts.append(_send(state, rule, clock, cycle, stage, "retracted", now, _retraction_reason(stage, trigger)))
-    for record in sent_immediates.values():
-        rule = policy.rule(record.rule_id)
-        if rule is not None:
-            record.revision += 1
-            retraction = _immediate_alert(state, rule, record, now)
-            alerts.append(
-                msgspec.structs.replace(
-                    retraction,
-                    status="retracted",
-                    reason=(
-                        f"Retracted: the records now show this rule did not apply when {record.event_id} happened."
-                    ),
-                )
-            )
-    return alerts + _emit(state, policy, now, trigger)
+    for name in DERIVED:
+        setattr(state, name, getattr(fresh, name))
+    return _emit(state, policy, now, trigger)
 
 
 # ============================================================================= alerts
+OPEN: Final = frozenset({"firing", "updated"})
+SAID: Final = frozenset({"firing", "updated", "satisfied", "cleared"})
+
+
 def _emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent | None) -> list[Alert]:
-    """Turn 'justified' versus 'sent' into alerts, and mark them sent."""
+    """Diff what is justified now against the ledger, say the difference, record it."""
     out: list[Alert] = []
-    for clock in state.clocks.values():
+    present: set[str] = set()
+    for clock in _all_clocks(state):
         rule = policy.rule(clock.rule_id)
         if rule is None:
             continue
         for cycle in clock.cycles:
+            present.update(s.alert_id for s in cycle.stages)
             live = cycle is clock.current and clock.status in ("running", "paused")
             out += _emit_cycle(state, rule, clock, cycle, live, now, trigger)
     for record in state.immediates:
+        present.add(record.alert_id)
         rule = policy.rule(record.rule_id)
-        if rule is not None and not record.emitted:
-            record.emitted, record.revision = True, 1
-            out.append(_immediate_alert(state, rule, record, now))
+        sent = state.ledger.get(record.alert_id)
+        if rule is not None and (sent is None or sent.status == "retracted"):
+            what = _describe(state, record.event_id)
+            context = Sent("", 0, rule.id, record.rule_version, "breach", record.at, record.at, record.at)
+            out.append(
+                _say(
+                    state,
+                    rule,
+                    record.alert_id,
+                    context,
+                    "firing",
+                    now,
+                    f"{rule.title}: {what} breaks this rule by itself.",
+                    None,
+                )
+            )
+    for aid, sent in list(state.ledger.items()):  # said before, no longer part of any clock
+        if aid not in present and sent.status in SAID and (rule := policy.rule(sent.rule_id)) is not None:
+            out.append(
+                _say(
+                    state,
+                    rule,
+                    aid,
+                    sent,
+                    "retracted",
+                    now,
+                    _retraction_reason(sent.stage_name, sent.stage_at, trigger),
+                    None,
+                )
+            )
     return out
 
 
 def _emit_cycle(
     state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, live: bool, now: dt.datetime, trigger: StoredEvent | None
 ) -> Iterator[Alert]:
-    pending = [s for s in cycle.stages if s.fired and not s.emitted]
-    if pending and not any(s.emitted for s in cycle.stages if s.offset > pending[-1].offset):
+    ledger = state.ledger
+
+    def status(stage: Stage) -> str | None:
+        sent = ledger.get(stage.alert_id)
+        return sent.status if sent is not None else None
+
+    pending = [s for s in cycle.stages if s.fired and status(s) in (None, "retracted")]
+    if pending and not any(status(s) in SAID for s in cycle.stages if s.offset > pending[-1].offset):
         latest = pending[-1]
         for stage in pending[:-1]:
-            stage.emitted = True  # superseded by a later stage raised at the same time
-        latest.emitted = True
-        yield _send(
-            state, rule, clock, cycle, latest, "firing", now, _firing_reason(state, rule, clock, cycle, latest, now)
+            ledger[stage.alert_id] = _context(rule, clock, cycle, stage, "superseded", 0)
+        reason = _firing_reason(state, rule, clock, cycle, latest, now)
+        yield _say(
+            state,
+            rule,
+            latest.alert_id,
+            _context(rule, clock, cycle, latest),
+            "firing",
+            now,
+            reason,
+            _hindsight(state, latest, now),
         )
     for stage in cycle.stages:
-        if not stage.emitted or stage.status in (None, "retracted", "satisfied", "cleared"):
+        sent = ledger.get(stage.alert_id)
+        if sent is None or sent.status not in SAID:
             continue
+        context = _context(rule, clock, cycle, stage)
         if not stage.fired:
-            yield _send(state, rule, clock, cycle, stage, "retracted", now, _retraction_reason(stage, trigger))
+            yield _say(
+                state,
+                rule,
+                stage.alert_id,
+                context,
+                "retracted",
+                now,
+                _retraction_reason(stage.name, stage.at, trigger),
+                None,
+            )
+        elif sent.status not in OPEN:
+            continue
         elif not live:
-            closed = _closing(state, rule, clock, cycle, stage)
+            closed = _closing(state, rule, clock, cycle)
             if closed is not None:
-                yield _send(state, rule, clock, cycle, stage, closed[0], now, closed[1])
-        elif stage.sent_due is not None and stage.sent_due != cycle.due and clock.status == "running":
-            reason = f"Deadline moved from {stage.sent_due.isoformat()} to {cycle.due.isoformat()}"
+                yield _say(state, rule, stage.alert_id, context, closed[0], now, closed[1], None)
+        elif sent.deadline != cycle.due and clock.status == "running":
+            reason = f"Deadline moved from {sent.deadline.isoformat()} to {cycle.due.isoformat()}"
             if trigger is not None:
                 reason += f" by {trigger.type} at {trigger.time.isoformat()}"
-            yield _send(state, rule, clock, cycle, stage, "updated", now, reason + ".")
+            yield _say(state, rule, stage.alert_id, context, "updated", now, reason + ".", None)
 
 
-def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage) -> tuple[AlertStatus, str] | None:
-    """How an open alert of a cycle that is no longer live closes: satisfied by the required
+def _context(rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, status: str = "", revision: int = 0) -> Sent:
+    return Sent(status, revision, rule.id, clock.rule_version, stage.name, cycle.due, stage.at, clock.anchor)
+
+
+def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle) -> tuple[AlertStatus, str] | None:
+    """How an open alert of a deadline that is no longer live closes: satisfied by the required
     action, or cleared because the clock ended another way or its deadline moved."""
     if cycle.ended_by == "extended":
         return (
@@ -463,7 +531,9 @@ def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: St
             f"Superseded: the deadline was extended to {clock.current.due.isoformat()} by a recorded authorisation.",
         )
     if clock.status == "not_applicable" and cycle is clock.current:
-        return "retracted", "Rule does not apply: the case facts now recorded rule this case out."
+        # Stages that fired were justified on the facts known at their time (a fact that
+        # arrives out of order rebuilds the case, and then they never fire at all).
+        return "cleared", "No longer applies: facts recorded since rule this case out."
     ended_by = cycle.ended_by or clock.ended_by
     event = next((e for e in state.events if e.id == ended_by), None)
     if event is None:
@@ -478,24 +548,61 @@ def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: St
     return "cleared", f"No longer needed: {when} ended the clock."
 
 
-def _send(
+def _say(
     state: CaseState,
     rule: Rule,
-    clock: Clock,
-    cycle: Cycle,
-    stage: Stage,
+    aid: str,
+    context: Sent,
     status: AlertStatus,
     now: dt.datetime,
     reason: str,
+    hindsight: str | None,
 ) -> Alert:
-    stage.status, stage.revision = status, stage.revision + 1
-    if status in ("firing", "updated"):
-        stage.sent_due = cycle.due
-    hindsight = _hindsight(state, clock, stage, now) if status == "firing" else None
-    return _alert(state, rule, clock, cycle, stage, status, now, reason, hindsight)
+    """Build the alert and record it in the ledger with the next revision."""
+    previous = state.ledger.get(aid)
+    revision = (previous.revision if previous is not None else 0) + 1
+    deadline = context.deadline
+    if status not in ("firing", "updated") and previous is not None:
+        deadline = previous.deadline  # a closing message speaks of the deadline it closes
+    state.ledger[aid] = msgspec.structs.replace(context, status=status, revision=revision, deadline=deadline)
+    kind = _kind(context.stage_name)
+    note = f"{', '.join(rule.overridden)} set by force override {rule.override_source}" if rule.overridden else None
+    return Alert(
+        alert_id=aid,
+        revision=revision,
+        status=status,
+        stage=kind,
+        stage_name=context.stage_name,
+        severity=rule.severity_breach if kind == "breach" else rule.severity_warning,
+        rule_id=rule.id,
+        rule_version=context.rule_version,
+        rule_title=rule.title,
+        legal_basis=rule.legal_basis,
+        local_standard=rule.is_local_standard,
+        domain=state.domain,
+        case=state.case,
+        area=_area(state.facts),
+        clock_started_at=context.clock_started_at,
+        deadline=deadline,
+        stage_at=context.stage_at,
+        raised_at=now,
+        overdue_seconds=(now - deadline).total_seconds(),
+        target="immediate" if rule.kind == "immediate" else rule.describe_target(),
+        hindsight=hindsight is not None,
+        hindsight_reason=hindsight,
+        reason=reason,
+        explanation=rule.explanation,
+        action=rule.action,
+        policy_note=note,
+        timeline=tuple(
+            TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late)
+            for e in state.events
+            if e.time <= max(now, context.stage_at)
+        ),
+    )
 
 
-def _hindsight(state: CaseState, clock: Clock, stage: Stage, now: dt.datetime) -> str | None:
+def _hindsight(state: CaseState, stage: Stage, now: dt.datetime) -> str | None:
     """Why a stage is raised well after it passed, or None if it is raised on time."""
     if now - stage.at <= HINDSIGHT_GRACE:
         return None
@@ -516,6 +623,11 @@ def _kind(stage_name: str) -> Literal["warning", "breach"]:
     return "breach" if stage_name == "breach" else "warning"
 
 
+def _describe(state: CaseState, event_id: str) -> str:
+    event = next((e for e in state.events if e.id == event_id), None)
+    return f"{event.type} at {event.time.isoformat()}" if event is not None else "an event"
+
+
 def _firing_reason(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, now: dt.datetime) -> str:
     start = next((e.type for e in state.events if e.id == clock.instance), "start event")
     began = f"{rule.title}: clock started {clock.anchor.isoformat()} by {start}"
@@ -531,92 +643,13 @@ def _firing_reason(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, sta
     return f"{began}; {format_duration(cycle.due - now)} left until {cycle.due.isoformat()} with no {wanted}."
 
 
-def _retraction_reason(stage: Stage, trigger: StoredEvent | None) -> str:
+def _retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None) -> str:
     if trigger is None:
         return "Retracted: the records no longer support this alert."
     return (
         f"Retracted: a record entered {trigger.recordedtime.isoformat()} shows {trigger.type} at "
-        f"{trigger.time.isoformat()}, so this {_kind(stage.name)} point ({stage.at.isoformat()}) was not reached."
-    )
-
-
-def _timeline(state: CaseState, until: dt.datetime) -> tuple[TimelineEntry, ...]:
-    return tuple(TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late) for e in state.events if e.time <= until)
-
-
-def _common(state: CaseState, rule: Rule, now: dt.datetime) -> dict[str, Any]:
-    note = f"{', '.join(rule.overridden)} set by force override {rule.override_source}" if rule.overridden else None
-    return {
-        "severity": rule.severity_breach,
-        "rule_id": rule.id,
-        "rule_title": rule.title,
-        "legal_basis": rule.legal_basis,
-        "local_standard": rule.is_local_standard,
-        "domain": state.domain,
-        "case": state.case,
-        "area": _area(state.facts),
-        "raised_at": now,
-        "explanation": rule.explanation,
-        "action": rule.action,
-        "policy_note": note,
-    }
-
-
-def _alert(
-    state: CaseState,
-    rule: Rule,
-    clock: Clock,
-    cycle: Cycle,
-    stage: Stage,
-    status: AlertStatus,
-    now: dt.datetime,
-    reason: str,
-    hindsight: str | None,
-) -> Alert:
-    kind = _kind(stage.name)
-    common = _common(state, rule, now)
-    if kind == "warning":
-        common["severity"] = rule.severity_warning
-    return Alert(
-        **common,
-        alert_id=stage.alert_id,
-        revision=stage.revision,
-        status=status,
-        stage=kind,
-        stage_name=stage.name,
-        rule_version=clock.rule_version,
-        clock_started_at=clock.anchor,
-        deadline=cycle.due,
-        stage_at=stage.at,
-        overdue_seconds=(now - cycle.due).total_seconds(),
-        target=rule.describe_target(),
-        hindsight=hindsight is not None,
-        hindsight_reason=hindsight,
-        reason=reason,
-        timeline=_timeline(state, max(now, stage.at)),
-    )
-
-
-def _immediate_alert(state: CaseState, rule: Rule, record: Immediate, now: dt.datetime) -> Alert:
-    event = next((e for e in state.events if e.id == record.event_id), None)
-    what = f"{event.type} at {record.at.isoformat()}" if event else f"event at {record.at.isoformat()}"
-    return Alert(
-        **_common(state, rule, now),
-        alert_id=record.alert_id,
-        revision=record.revision,
-        status="firing",
-        stage="breach",
-        stage_name="breach",
-        rule_version=record.rule_version,
-        clock_started_at=record.at,
-        deadline=record.at,
-        stage_at=record.at,
-        overdue_seconds=(now - record.at).total_seconds(),
-        target="immediate",
-        hindsight=now - record.at > HINDSIGHT_GRACE,
-        hindsight_reason=None,
-        reason=f"{rule.title}: {what} breaks this rule by itself.",
-        timeline=_timeline(state, max(now, record.at)),
+        f"{trigger.time.isoformat()}, so this {_kind(stage_name)} point ({stage_at.isoformat()}) was not reached "
+        "on the complete records."
     )
 
 

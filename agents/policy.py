@@ -352,6 +352,8 @@ class Policy:
     sources: tuple[str, ...] = ()
     _by_type: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_id: dict[str, Rule] = field(default_factory=dict, repr=False, compare=False)
+    fact_names: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Every fact some rule's applies_when reads: an event carrying one re-checks running clocks."""
 
     def __post_init__(self) -> None:
         index: dict[str, list[Rule]] = {}
@@ -361,6 +363,8 @@ class Policy:
                     index.setdefault(event_type, []).append(rule)
         self._by_type.update({k: tuple(v) for k, v in index.items()})
         self._by_id.update({rule.id: rule for rule in self.rules})
+        names = frozenset(c.name for rule in self.rules for c in rule.applies_when)
+        object.__setattr__(self, "fact_names", names)
 
     def rules_for(self, event_type: str) -> tuple[Rule, ...]:
         """The enabled rules this event type can affect."""

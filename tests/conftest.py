@@ -22,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests: 300 examples in CI; WATCHKEEPER_HYPOTHESIS=thorough for a long local run.
+hypothesis_settings.register_profile("default", max_examples=300)
+hypothesis_settings.register_profile("thorough", max_examples=20000)
+hypothesis_settings.load_profile(os.environ.get("WATCHKEEPER_HYPOTHESIS", "default"))
 
 REPO = Path(__file__).resolve().parents[1]
 BROKER = REPO / "deploy" / "kafka" / "broker.sh"

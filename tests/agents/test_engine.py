@@ -104,7 +104,7 @@ def test_a_late_record_of_arrival_retracts_the_stages_it_disproves(policy: Polic
     outcome = process_event(state, aa("arrived", T0 + 100 * M, recorded=T0 + 130 * M), policy, T0 + 130 * M)
     assert stages(outcome.alerts) == [("breach", "retracted")]
     assert "arrived at 2026-11-21T11:40:00+00:00, so this breach point" in outcome.alerts[0].reason
-    assert outcome.alerts[0].alert_id == alert_id(RULE, "CR-1", f"{state.clocks[RULE].instance}#0", "breach")
+    assert outcome.alerts[0].alert_id == alert_id(RULE, "CR-1", "1#0", "breach")
 
 
 def test_an_arrival_after_the_deadline_satisfies_the_breach_and_says_how_late(policy: Policy) -> None:

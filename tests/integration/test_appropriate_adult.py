@@ -58,7 +58,7 @@ def test_a_warning_then_a_breach_and_nothing_when_the_aa_arrives_in_time(
 
     posted = [json.loads(body) for _, body in receiver.received]
     assert sorted((p["case"], p["stage"]) for p in posted) == [("CR-WAITING", "breach"), ("CR-WAITING", "warning")]
-    assert {h.get("webhook-id") for h, _ in receiver.received} == {f"{a['alert_id']}.firing" for a in waiting}
+    assert {h.get("webhook-id") for h, _ in receiver.received} == {f"{a['alert_id']}.{a['revision']}" for a in waiting}
 
     everything = json.dumps(alerts) + b"".join(body for _, body in receiver.received).decode() + worker.output()
     assert "Jane" not in everything and "High Street" not in everything
