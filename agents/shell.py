@@ -34,7 +34,8 @@ from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, new_case, next_
 from alerts.model import ALERT_ENCODER, Alert
 from streams import metrics
 from streams.app import RAW_TABLE, app, policy, settings
-from streams.contract import Domain
+from streams.contract import DOMAINS, Domain
+from streams.stall_guard import StallGuard
 from streams.topics import alerts_topic, deadletter_topic, input_topic, ticks_topic
 from streams.validation import Rejection, decode_event
 
@@ -211,6 +212,17 @@ async def send_ticks() -> None:
         for tp in owned:
             if tp.topic == events_name:
                 await handle.ticks.send(value=stamp, partition=tp.partition)
+
+
+stall_guard = StallGuard(
+    [alerts_topic(settings)] + [t for d in DOMAINS for t in (input_topic(settings, d), ticks_topic(settings, d))]
+)
+
+
+@app.timer(interval=5.0)
+async def guard_against_stalled_partitions() -> None:
+    """See streams/stall_guard.py: re-reads records Faust fetched but never delivered."""
+    await stall_guard.check(app)
 
 
 @app.on_partitions_revoked.connect

@@ -115,7 +115,7 @@ class Deployment:
             "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
             "WATCHKEEPER_TICK_SECONDS": "0.5",
             "WATCHKEEPER_DATA_DIR": str(tmp / "data"),
-            "WATCHKEEPER_LOG_LEVEL": "warning",
+            "WATCHKEEPER_LOG_LEVEL": os.environ.get("WATCHKEEPER_TEST_LOG_LEVEL", "warning"),
             **env,
         }
         from watchkeeper.settings import Settings

@@ -47,6 +47,11 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "3.0",
         "Wait after a rebalance before recovering tables (Faust stream_recovery_delay).",
     ),
+    (
+        "WATCHKEEPER_SESSION_TIMEOUT_SECONDS",
+        "30",
+        "How long a silent (crashed) worker keeps its partitions before the group moves them.",
+    ),
     ("WATCHKEEPER_LOG_LEVEL", "warning", "Worker log level."),
 )
 
@@ -68,6 +73,7 @@ class Settings:
     data_dir: Path = Path("/tmp/watchkeeper/watchkeeper")
     store: str = "memory://"
     recovery_delay_seconds: float = 3.0
+    session_timeout_seconds: float = 30.0
     log_level: str = "warning"
 
     @classmethod
@@ -138,6 +144,9 @@ class Settings:
             ),
             recovery_delay_seconds=get(
                 "WATCHKEEPER_RECOVERY_DELAY_SECONDS", float, 3.0, lambda v: v >= 0, "seconds, zero or more"
+            ),
+            session_timeout_seconds=get(
+                "WATCHKEEPER_SESSION_TIMEOUT_SECONDS", float, 30.0, lambda v: 6 <= v <= 300, "seconds from 6 to 300"
             ),
             log_level=get(
                 "WATCHKEEPER_LOG_LEVEL",
