@@ -178,17 +178,17 @@ def process_event(state: CaseState, event: Event, policy: Policy, now: dt.dateti
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
     if event.time >= latest and event.time >= state.decided_until:
-        _advance(state, policy, min(event.time, now))
-        _apply(state, policy, stored)
-        _advance(state, policy, now)
-        return Outcome(alerts=_emit(state, policy, now, stored), late_entry=late_entry)
+        changed = _advance(state, policy, min(event.time, now))
+        changed |= _apply(state, policy, stored)
+        changed |= _advance(state, policy, now)
+        alerts = _emit(state, policy, now, stored) if changed else []
+        return Outcome(alerts=alerts, late_entry=late_entry)
     return Outcome(alerts=_rebuild(state, policy, now, stored), late_entry=late_entry, rebuilt=True)
 
 
 def tick(state: CaseState, policy: Policy, now: dt.datetime) -> list[Alert]:
     """Wall-clock time has moved on: raise the stages now due."""
-    _advance(state, policy, now)
-    return _emit(state, policy, now, None)
+    return _emit(state, policy, now, None) if _advance(state, policy, now) else []
 
 
 def next_due(state: CaseState) -> dt.datetime | None:
@@ -213,11 +213,14 @@ def _matches(selectors: Iterable[Selector], stored: StoredEvent, facts: dict[str
     return any(s.matches(stored.type, facts, stored.data) for s in selectors)
 
 
-def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
+def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
+    """Apply one event's effects; True if it could have changed any clock (so alerts may differ)."""
     state.facts.update(stored.data)
-    if not policy.fact_names.isdisjoint(stored.data):
+    rechecked = not policy.fact_names.isdisjoint(stored.data)
+    if rechecked:
         _recheck_applicability(state, policy, stored)
-    for rule in policy.rules_for(stored.type):
+    rules = policy.rules_for(stored.type)
+    for rule in rules:
         if rule.kind == "immediate":
             _apply_immediate(state, rule, stored)
             continue
@@ -245,6 +248,7 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
                 if extension.selector.matches(stored.type, state.facts, stored.data):
                     _extend(state, rule, clock, stored, extension.target, extension.until_field)
                     break
+    return rechecked or bool(rules)
 
 
 def _recheck_applicability(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
@@ -377,8 +381,10 @@ def _worth_keeping(cycles: list[Cycle]) -> list[Cycle]:
 
 
 # ============================================================================= time
-def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> None:
-    """Mark every stage whose time has come on a running clock as fired (its alert is justified)."""
+def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> bool:
+    """Mark every stage whose time has come on a running clock as fired (its alert is justified).
+    True if anything changed."""
+    changed = False
     for clock in state.clocks.values():
         if clock.status != "running":
             continue
@@ -388,12 +394,14 @@ def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> None:
         rule = policy.rule(clock.rule_id)
         if rule is None:
             continue
+        changed = True
         if not rule.applies(state.facts):
             clock.status, clock.ended_at = "not_applicable", due[0].at
             continue
         for stage in due:
             stage.fired = True
             state.decided_until = max(state.decided_until, stage.at)
+    return changed
 
 
 def _all_clocks(state: CaseState) -> Iterator[Clock]:
