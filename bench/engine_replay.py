@@ -2,10 +2,11 @@
 
     python bench/engine_replay.py [--cases 1000000] [--repeats 3]
 
-Phase 1 opens one appropriate-adult deadline (target 24 h, so none falls due) per case (detention authorised + AA requested:
-2 events per case). Phase 2 then feeds one more event per case while every deadline is
-still open (an interview that does not touch the clock, so the deadlines stay open). Events
-are decoded before timing starts: this measures the engine and the replay scheduler only.
+Phase 1 opens one appropriate-adult deadline per case (detention authorised + AA requested:
+2 events per case; the target is set to 24 h so none falls due). Phase 2 then feeds one
+more event per case while every deadline is still open (an interview, which does not touch
+the clock). Events are built before timing starts: this measures the engine and the replay
+scheduler only.
 
 Reports events/s per phase (median of repeats for phase 2), resident memory per open
 deadline (RSS growth over phase 1 / cases), and the encoded size of one case's state as the
