@@ -18,6 +18,7 @@ from watchkeeper.settings import Settings, SettingsError, settings_help
 
 if TYPE_CHECKING:
     from alerts.model import Alert
+    from streams.contract import Event
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,24 @@ def _existing_file(text: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return path
+
+
+def read_events(path: Path, *, now: dt.datetime, max_future: dt.timedelta) -> tuple[list[Event], int]:
+    """Validate a JSONL file of events; report each invalid line as ``file:line: reason`` on stderr."""
+    from streams.validation import Rejection, decode_event
+
+    events: list[Event] = []
+    invalid = 0
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if not line.strip():
+            continue
+        result = decode_event(line, now=now, max_future=max_future)
+        if isinstance(result, Rejection):
+            invalid += 1
+            print(f"{path}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
+        else:
+            events.append(result)
+    return events, invalid
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -84,26 +103,20 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     from streams.contract import domain_of
     from streams.topics import input_topic
-    from streams.validation import Rejection, decode_event
 
     settings = Settings.from_env()
-    now = dt.datetime.now(dt.UTC)
     outgoing: list[tuple[str, bytes | None, bytes]] = []
     errors = 0
-    for number, line in enumerate(args.file.read_bytes().splitlines(), start=1):
-        if not line.strip():
-            continue
-        if args.raw:
-            outgoing.append((input_topic(settings, args.domain), None, line))
-            continue
-        result = decode_event(line, now=now, max_future=dt.timedelta(seconds=settings.max_future_seconds))
-        if isinstance(result, Rejection):
-            errors += 1
-            print(f"{args.file}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
-            continue
-        # Re-encode from the typed model: fields outside the contract are dropped here, at the edge.
-        body = json.dumps(result.to_cloudevent(), separators=(",", ":")).encode()
-        outgoing.append((input_topic(settings, domain_of(result.type)), result.subject.encode(), body))
+    if args.raw:
+        lines = [line for line in args.file.read_bytes().splitlines() if line.strip()]
+        outgoing = [(input_topic(settings, args.domain), None, line) for line in lines]
+    else:
+        max_future = dt.timedelta(seconds=settings.max_future_seconds)
+        events, errors = read_events(args.file, now=dt.datetime.now(dt.UTC), max_future=max_future)
+        for event in events:
+            # Re-encode from the typed model: fields outside the contract are dropped here, at the edge.
+            body = json.dumps(event.to_cloudevent(), separators=(",", ":")).encode()
+            outgoing.append((input_topic(settings, domain_of(event.type)), event.subject.encode(), body))
     if errors and not args.skip_invalid:
         print(
             f"watchkeeper send: {errors} invalid event(s); nothing sent (use --skip-invalid to send the rest)",
@@ -146,21 +159,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from agents.policy import DEFAULT_PACK, load_policy
     from agents.replay import Replay, Summary
     from alerts.model import ALERT_ENCODER
-    from streams.validation import Event, Rejection, decode_event
 
     policy = load_policy(args.policy or DEFAULT_PACK, args.overrides)
-    events: list[Event] = []
-    invalid = 0
-    far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
-    for number, line in enumerate(args.file.read_bytes().splitlines(), start=1):
-        if not line.strip():
-            continue
-        result = decode_event(line, now=far_future - dt.timedelta(days=1), max_future=dt.timedelta(0))
-        if isinstance(result, Rejection):
-            invalid += 1
-            print(f"{args.file}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
-        else:
-            events.append(result)
+    # Replay has no "now" of its own: any event time is accepted, however far ahead.
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
+    events, invalid = read_events(args.file, now=far_future, max_future=dt.timedelta(0))
     if not events:
         print(f"watchkeeper replay: no valid events in {args.file}", file=sys.stderr)
         return 1
