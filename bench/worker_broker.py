@@ -197,6 +197,9 @@ def main() -> None:
     from streams.topics import ensure_topics, input_topic
     from watchkeeper.settings import Settings
 
+    if "WATCHKEEPER_BOOTSTRAP_SERVERS" not in os.environ:
+        subprocess.run([str(REPO / "deploy" / "kafka" / "broker.sh"), "start"], check=True)  # no-op if running
+
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     tmp = Path(tempfile.mkdtemp(prefix="wk-bench-"))
     env = {
