@@ -36,8 +36,10 @@ broker-stop:
 schemas: $(BIN)/.installed     ## regenerate docs/schemas from the event contract
 	$(BIN)/watchkeeper schemas
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed        ## quick benchmarks; docs/performance.md has the full-size commands
 	$(BIN)/python bench/validation.py
+	$(BIN)/python bench/engine_replay.py --cases 100000
+	$(BIN)/python bench/worker_broker.py --cases 20000 --probes 50
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
