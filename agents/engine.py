@@ -71,12 +71,11 @@ class Stage(msgspec.Struct, array_like=True):
 
 class Cycle(msgspec.Struct, array_like=True):
     number: int
-    start: dt.datetime
     due: dt.datetime
     due_offset: float
     stages: list[Stage]
     ended_by: str | None = None
-    """Why this cycle stopped being the live one: an event id, or 'extended' / 'reset'."""
+    """Why this cycle stopped being the live one: the ending event's id, or 'extended'."""
 
 
 class Clock(msgspec.Struct):
@@ -94,7 +93,6 @@ class Clock(msgspec.Struct):
     paused_total: float = 0.0
     ended_at: dt.datetime | None = None
     ended_by: str | None = None
-    close_sent: bool = False
 
     @property
     def current(self) -> Cycle:
@@ -295,20 +293,18 @@ def _start_clock(state: CaseState, policy: Policy, rule: Rule, stored: StoredEve
     else:
         assert rule.target is not None
         span = rule.target
-    clock.cycles.append(_cycle(state, rule, clock, 0, anchor, 0.0, span.total_seconds()))
+    clock.cycles.append(_cycle(state, rule, clock, 0, 0.0, span.total_seconds()))
     return clock
 
 
-def _cycle(
-    state: CaseState, rule: Rule, clock: Clock, number: int, start: dt.datetime, start_offset: float, due_offset: float
-) -> Cycle:
+def _cycle(state: CaseState, rule: Rule, clock: Clock, number: int, start_offset: float, due_offset: float) -> Cycle:
     span = dt.timedelta(seconds=due_offset - start_offset)
     key = f"{clock.ordinal}#{number}"
     stages = [
         Stage(name, start_offset + off.total_seconds(), EPOCH, alert_id(rule.id, state.case, key, name))
         for name, off in rule.stage_offsets(span)
     ]
-    cycle = Cycle(number, start, EPOCH, due_offset, stages)
+    cycle = Cycle(number, EPOCH, due_offset, stages)
     _place(clock, cycle)
     return cycle
 
@@ -342,8 +338,7 @@ def _step_chain(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent)
     due = base + interval
     while due <= done:  # an action more than an interval late: the next deadline still on the schedule
         due += interval
-    start = clock.anchor + dt.timedelta(seconds=base + clock.paused_total)
-    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, start, base, due))
+    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, base, due))
     clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
 
 
@@ -370,7 +365,7 @@ def _extend(
     if new_due <= current.due_offset:
         return
     current.ended_by = "extended"
-    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, clock.anchor, 0.0, new_due))
+    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, 0.0, new_due))
     clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
 
 
