@@ -21,12 +21,19 @@ class DueIndex:
     def is_built(self, partition: int) -> bool:
         return partition in self._heaps
 
-    def build(self, partition: int, entries: Iterable[tuple[bytes, dt.datetime | None]]) -> int:
-        due = {key: when.timestamp() for key, when in entries if when is not None}
-        heap = [(ts, key) for key, ts in due.items()]
-        heapq.heapify(heap)
-        self._heaps[partition], self._due[partition] = heap, due
-        return len(due)
+    def build(self, partitions: Iterable[int], entries: Iterable[tuple[int, bytes, float | None]]) -> dict[int, int]:
+        """Index ``partitions`` from one pass over (partition, key, due as POSIX seconds or None);
+        entries of other partitions are skipped. Returns the open deadlines per partition."""
+        wanted: dict[int, dict[bytes, float]] = {p: {} for p in partitions}
+        for partition, key, ts in entries:
+            bucket = wanted.get(partition)
+            if bucket is not None and ts is not None:
+                bucket[key] = ts
+        for partition, due in wanted.items():
+            heap = [(ts, key) for key, ts in due.items()]
+            heapq.heapify(heap)
+            self._heaps[partition], self._due[partition] = heap, due
+        return {partition: len(due) for partition, due in wanted.items()}
 
     def clear(self) -> None:
         """Forget everything: partitions may have moved, rebuild from the table on next tick."""

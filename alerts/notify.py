@@ -7,8 +7,6 @@ duplicates that at-least-once processing can produce.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import faust
 
@@ -33,17 +31,15 @@ async def _http() -> aiohttp.ClientSession:
 @app.agent(
     app.topic(alerts_topic(settings), key_serializer="raw", value_serializer="raw"), name="notifier", concurrency=1
 )
-async def notifier(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+async def notifier(stream: faust.StreamT[bytes]) -> None:
     async for raw in stream:
         alert = ALERT_DECODER.decode(raw)
         seen_key = f"{alert.alert_id}:{alert.revision}".encode()
         if notified.get(seen_key) is not None:
             metrics.NOTIFICATIONS.labels("console", "duplicate_dropped").inc()
-            yield None
             continue
         print(format_line(alert), flush=True)
         metrics.NOTIFICATIONS.labels("console", "delivered").inc()
         if settings.webhook_url:
             await post_alert(await _http(), settings.webhook_url, alert)
         notified[seen_key] = b"1"
-        yield None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import faust
@@ -32,12 +31,11 @@ processed = 0
 
 
 @app.agent(topic, concurrency=1)
-async def decode_only(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+async def decode_only(stream: faust.StreamT[bytes]) -> None:
     global processed
     async for raw in stream:
         decode_event(raw, now=dt.datetime.now(dt.UTC))
         processed += 1
-        yield None
 
 
 @app.page("/count")

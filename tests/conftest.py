@@ -114,10 +114,10 @@ class Deployment:
             "WATCHKEEPER_PARTITIONS": "2",
             "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
             "WATCHKEEPER_TICK_SECONDS": "0.5",
-            "WATCHKEEPER_DATA_DIR": str(tmp / "data"),
             "WATCHKEEPER_LOG_LEVEL": os.environ.get("WATCHKEEPER_TEST_LOG_LEVEL", "warning"),
             **env,
         }
+        self.overrides = env
         from watchkeeper.settings import Settings
 
         self.settings = Settings.from_env(self.env)
@@ -133,8 +133,16 @@ class Deployment:
             return topics.input_topic(self.settings, kind)  # type: ignore[arg-type]
         return {"alerts": topics.alerts_topic, "deadletter": topics.deadletter_topic}[kind](self.settings)
 
-    def start_worker(self) -> WorkerProcess:
-        worker = WorkerProcess(self.env, self.tmp / f"worker-{len(self.workers)}.log")
+    def start_worker(self, data_slot: int | None = None) -> WorkerProcess:
+        """Each worker keeps its table store in its own data directory, as on separate hosts;
+        ``data_slot`` reuses an earlier worker's directory, as a restart on the same host does."""
+        slot = len(self.workers) if data_slot is None else data_slot
+        env = (
+            {"WATCHKEEPER_DATA_DIR": str(self.tmp / f"data-{slot}")}
+            if "WATCHKEEPER_DATA_DIR" not in self.overrides
+            else {}
+        )
+        worker = WorkerProcess({**self.env, **env}, self.tmp / f"worker-{len(self.workers)}.log")
         self.workers.append(worker)
         worker.wait_ready()
         return worker

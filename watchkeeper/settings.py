@@ -41,7 +41,12 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
     ("WATCHKEEPER_WEBHOOK_URL", "(none)", "Every alert is POSTed here as JSON."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics)."),
     ("WATCHKEEPER_DATA_DIR", "/tmp/watchkeeper/<app id>", "Worker state directory (table stores)."),
-    ("WATCHKEEPER_STORE", "memory://", "Faust table store: memory:// or rocksdb://."),
+    (
+        "WATCHKEEPER_STORE",
+        "rocksdb://",
+        "Faust table store. rocksdb:// keeps tables on disk under the data directory, so a restart "
+        "reads only the changelog written since; memory:// replays the whole changelog into RAM.",
+    ),
     (
         "WATCHKEEPER_RECOVERY_DELAY_SECONDS",
         "3.0",
@@ -71,7 +76,7 @@ class Settings:
     webhook_url: str | None = None
     web_port: int = 6066
     data_dir: Path = Path("/tmp/watchkeeper/watchkeeper")
-    store: str = "memory://"
+    store: str = "rocksdb://"
     recovery_delay_seconds: float = 3.0
     session_timeout_seconds: float = 30.0
     log_level: str = "warning"
@@ -138,7 +143,7 @@ class Settings:
             store=get(
                 "WATCHKEEPER_STORE",
                 str,
-                "memory://",
+                "rocksdb://",
                 lambda v: v in ("memory://", "rocksdb://"),
                 "memory:// or rocksdb://",
             ),

@@ -72,7 +72,7 @@ def test_a_restart_mid_timer_loses_no_alert_and_duplicates_no_alert_id(deploymen
     first.stop()
     assert first.proc.returncode is not None
 
-    second = d.start_worker()  # same app id: recovers the cases table from its changelog
+    second = d.start_worker(data_slot=0)  # same host: local table store, plus the changelog since
     alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=90, settle=4)
 
     case = for_case(alerts, "CR-RESTART")

@@ -69,7 +69,7 @@ def test_kill_9_mid_stream_loses_no_due_alert(deployment: Callable[..., Deployme
     producer.join()
 
     d.env["WATCHKEEPER_WEB_PORT"] = str(free_port())
-    d.start_worker()
+    d.start_worker(data_slot=0)  # same host: RocksDB files left by the killed worker
     alerts = d.read("alerts", until=lambda r: len(breaches(r)) >= len(cases), timeout=90, settle=5)
 
     assert set(breaches(alerts)) == set(cases), f"missing: {sorted(set(cases) - set(breaches(alerts)))[:10]}"
