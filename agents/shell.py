@@ -112,7 +112,7 @@ class DomainAgent:
             max_future=dt.timedelta(seconds=settings.max_future_seconds),
         )
         if isinstance(result, Rejection):
-            metrics.EVENTS.labels(self.domain, "dead_letter").inc()
+            metrics.event_counter(self.domain, "dead_letter").inc()
             await dead_letter(self.domain, message, result, now)
             return
         key = result.subject.encode()
@@ -121,16 +121,16 @@ class DomainAgent:
         state.partition = message.partition
         outcome = process_event(state, result, policy, now)
         if outcome.duplicate:
-            metrics.EVENTS.labels(self.domain, "duplicate").inc()
+            metrics.event_counter(self.domain, "duplicate").inc()
             return
         await emit_alerts(outcome.alerts)
         self.cases[key] = encode_case(state)
         if outcome.late_entry:
-            metrics.EVENTS.labels(self.domain, "late_entry").inc()
+            metrics.event_counter(self.domain, "late_entry").inc()
         if outcome.rebuilt:
-            metrics.EVENTS.labels(self.domain, "out_of_order").inc()
+            metrics.event_counter(self.domain, "out_of_order").inc()
         self.index.set(message.partition, key, next_due(state))
-        metrics.EVENTS.labels(self.domain, "accepted").inc()
+        metrics.event_counter(self.domain, "accepted").inc()
 
     # ------------------------------------------------------------------ time
     def _rebuild(self, partition: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 from prometheus_client import Counter, Gauge
@@ -19,3 +20,9 @@ OPEN_DEADLINES: Final = Gauge(
 NOTIFICATIONS: Final = Counter(
     "watchkeeper_notifications_total", "Alert notifications by channel and outcome.", ["channel", "outcome"]
 )
+
+
+@cache
+def event_counter(domain: str, outcome: str) -> Counter:
+    """The labelled child for one (domain, outcome): looked up once, not on every event."""
+    return EVENTS.labels(domain, outcome)
