@@ -151,6 +151,9 @@ class Outcome(msgspec.Struct):
     duplicate: bool = False
     late_entry: bool = False
     rebuilt: bool = False
+    forward_to: list[str] = []
+    """Other cases this event must also be applied to: a rule keyed by another field (a child
+    across missing episodes). The shell re-publishes the event under each case key."""
 
 
 CASE_ENCODER: Final = msgspec.msgpack.Encoder()
@@ -175,13 +178,23 @@ def process_event(state: CaseState, event: Event, policy: Policy, now: dt.dateti
     bisect.insort_right(state.events, stored, key=lambda e: e.time)
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
+    forward_to = _forward_targets(state, policy, stored)
     if event.time >= latest and event.time >= state.decided_until:
         changed = _advance(state, policy, min(event.time, now))
         changed |= _apply(state, policy, stored)
         changed |= _advance(state, policy, now)
         alerts = _emit(state, policy, now, stored) if changed else []
-        return Outcome(alerts=alerts, late_entry=late_entry)
-    return Outcome(alerts=_rebuild(state, policy, now, stored), late_entry=late_entry, rebuilt=True)
+        return Outcome(alerts=alerts, late_entry=late_entry, forward_to=forward_to)
+    alerts = _rebuild(state, policy, now, stored)
+    return Outcome(alerts=alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
+
+
+def _forward_targets(state: CaseState, policy: Policy, stored: StoredEvent) -> list[str]:
+    fields = policy.key_fields.get(stored.type)
+    if not fields:
+        return []
+    values = {stored.data.get(name) for name in fields}
+    return sorted(v for v in values if isinstance(v, str) and v != state.case)
 
 
 def tick(state: CaseState, policy: Policy, now: dt.datetime) -> list[Alert]:
@@ -258,8 +271,11 @@ def _recheck_applicability(state: CaseState, policy: Policy, stored: StoredEvent
             clock.current.ended_by = stored.id
 
 
-def _replace(state: CaseState, old: Clock | None, new: Clock) -> None:
-    """Make ``new`` the rule's current clock; keep ``old`` if any of its stages fired."""
+def _replace(state: CaseState, old: Clock | None, new: Clock | None) -> None:
+    """Make ``new`` the rule's current clock; keep ``old`` if any of its stages fired.
+    (``new`` is None when this case gives the rule no deadline: the old clock stays as it ended.)"""
+    if new is None:
+        return
     if old is not None:
         old.cycles = _worth_keeping(old.cycles)
         if old.cycles:
@@ -267,7 +283,22 @@ def _replace(state: CaseState, old: Clock | None, new: Clock) -> None:
     state.clocks[new.rule_id] = new
 
 
+def _recorded(state: CaseState, types: frozenset[str], until: dt.datetime, besides: str = "") -> bool:
+    """Whether the case recorded an event of one of ``types`` at or before ``until``."""
+    return any(e.type in types and e.time <= until and e.id != besides for e in state.events)
+
+
 def _apply_immediate(state: CaseState, rule: Rule, stored: StoredEvent) -> None:
+    if rule.key_field is not None and stored.data.get(rule.key_field) != state.case:
+        return  # keyed by another field: decided in that case, where the event is forwarded
+    if rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, besides=stored.id):
+        return
+    if rule.threshold is not None:
+        count, within = rule.threshold
+        since = stored.time - within
+        matching = [e for e in state.events if since < e.time <= stored.time and _matches(rule.trigger, e, state.facts)]
+        if len(matching) < count:
+            return
     if _matches(rule.trigger, stored, state.facts) and rule.applies(state.facts):
         state.immediates.append(
             Immediate(rule.id, rule.version, stored.id, stored.time, alert_id(rule.id, state.case, stored.id, "breach"))
@@ -281,19 +312,32 @@ def _anchor(rule: Rule, stored: StoredEvent) -> dt.datetime:
     return stored.time
 
 
-def _start_clock(state: CaseState, policy: Policy, rule: Rule, stored: StoredEvent) -> Clock:
+def _time_field(stored: StoredEvent, name: str | None) -> dt.datetime | None:
+    value = stored.data.get(name) if name else None
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _first_span(state: CaseState, policy: Policy, rule: Rule, stored: StoredEvent, anchor: dt.datetime) -> float | None:
+    """Seconds from the anchor to the first deadline, or None if this case gives the rule no deadline."""
+    if rule.deadline is not None:
+        return (rule.deadline.due(policy.calendar, anchor) - anchor).total_seconds()
+    if rule.kind == "chain":
+        due = _time_field(stored, rule.due_field)
+        if due is not None:
+            return (due - anchor).total_seconds()
+        return rule.first.total_seconds() if rule.first is not None else None
+    target = rule.target_for(state.facts)
+    return target.total_seconds() if target is not None else None
+
+
+def _start_clock(state: CaseState, policy: Policy, rule: Rule, stored: StoredEvent) -> Clock | None:
     anchor = _anchor(rule, stored)
+    span = _first_span(state, policy, rule, stored, anchor)
+    if span is None:
+        return None
     state.started[rule.id] = ordinal = state.started.get(rule.id, 0) + 1
     clock = Clock(rule.id, rule.version, stored.id, ordinal, anchor, [])
-    if rule.deadline is not None:
-        span = rule.deadline.due(policy.calendar, anchor) - anchor
-    elif rule.kind == "chain":
-        assert rule.first is not None
-        span = rule.first
-    else:
-        assert rule.target is not None
-        span = rule.target
-    clock.cycles.append(_cycle(state, rule, clock, 0, 0.0, span.total_seconds()))
+    clock.cycles.append(_cycle(state, rule, clock, 0, 0.0, span))
     return clock
 
 
@@ -329,15 +373,20 @@ def _end(clock: Clock, status: ClockStatus, stored: StoredEvent) -> None:
 
 
 def _step_chain(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent) -> None:
-    assert rule.interval is not None
     current = clock.current
-    current.ended_by = stored.id
-    interval = rule.interval.total_seconds()
     done = _counted(clock, stored.time)
     base = min(done, current.due_offset)  # early: from the action; late or postponed: the original schedule
-    due = base + interval
-    while due <= done:  # an action more than an interval late: the next deadline still on the schedule
-        due += interval
+    set_by_record = _time_field(stored, rule.due_field)
+    if set_by_record is not None:  # the record sets the next deadline itself (a missing-person review time)
+        base, due = done, max(_counted(clock, set_by_record), done)
+    elif rule.interval is not None:
+        interval = rule.interval.total_seconds()
+        due = base + interval
+        while due <= done:  # an action more than an interval late: the next deadline still on the schedule
+            due += interval
+    else:
+        return  # a step that sets no next deadline is not a compliant step
+    current.ended_by = stored.id
     clock.cycles.append(_cycle(state, rule, clock, current.number + 1, base, due))
     clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
 
@@ -390,7 +439,8 @@ def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> bool:
         if rule is None:
             continue
         changed = True
-        if not rule.applies(state.facts):
+        recorded = not rule.only_if_recorded or _recorded(state, rule.only_if_recorded, due[-1].at)
+        if not recorded or not rule.applies(state.facts):
             clock.status, clock.ended_at = "not_applicable", due[0].at
             continue
         for stage in due:

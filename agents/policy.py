@@ -37,13 +37,15 @@ import msgspec
 import yaml
 
 from agents.calendar import Calendar, parse_holidays
-from agents.durations import parse_duration
+from agents.durations import format_duration, parse_duration
 from streams.contract import EVENT_TYPES, Domain, domain_of
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 RuleKind = Literal["deadline", "chain", "immediate"]
 LOCAL_STANDARD: Final = "local standard"
-DEFAULT_PACK: Final = Path(__file__).with_name("packs") / "default.yaml"
+PACKS_DIR: Final = Path(__file__).with_name("packs")
+DEFAULT_PACKS: Final = tuple(sorted(PACKS_DIR.glob("*.yaml")))
+"""The built-in packs, one per domain: custody (PACE), protection (s.46), missing, incidents."""
 
 
 class PolicyError(ValueError):
@@ -61,6 +63,8 @@ class _Condition(msgspec.Struct, forbid_unknown_fields=True):
     gt: float | msgspec.UnsetType = msgspec.UNSET
     ge: float | msgspec.UnsetType = msgspec.UNSET
     in_: list[Any] | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="in")
+    eq_fact: str | msgspec.UnsetType = msgspec.UNSET
+    """The value equals another case fact (the designated officer is the initiating officer)."""
 
 
 class _Selector(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,6 +99,13 @@ class _CalendarDeadline(msgspec.Struct, forbid_unknown_fields=True):
     next_school_day_start: str | None = None
     working_days: int | None = None
     window: list[str] | None = None
+    grace: str | None = None
+    """Window deadlines only: the clock must have run this long before the window counts."""
+
+
+class _Threshold(msgspec.Struct, forbid_unknown_fields=True):
+    count: int
+    within: str
 
 
 class _Severity(msgspec.Struct, forbid_unknown_fields=True):
@@ -125,6 +136,19 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     warnings: list[str] = []
     severity: _Severity = msgspec.field(default_factory=_Severity)
     enabled: bool = True
+    target_by: str | None = None
+    """A case fact whose value picks the target from ``targets`` (an incident's grade)."""
+    targets: dict[str, str] = {}
+    due_field: str | None = None
+    """Chains: the start or step event's data field that holds the next deadline (a set review time)."""
+    unless_recorded: list[str] = []
+    """Immediate rules: the trigger does not break the rule if one of these was recorded at or before it."""
+    only_if_recorded: list[str] = []
+    """Clock rules: stages fire only in cases that recorded one of these by then (rest, where recorded)."""
+    threshold: _Threshold | None = None
+    """Immediate rules: break only when this many trigger events fall within the window."""
+    key_field: str | None = None
+    """Evaluate the rule in the case named by this data field (a child across missing episodes)."""
 
 
 class _CalendarFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -135,8 +159,9 @@ class _CalendarFile(msgspec.Struct, forbid_unknown_fields=True):
 class _PackFile(msgspec.Struct, forbid_unknown_fields=True):
     pack: str
     rules: list[dict[str, Any]]
-    allowed_lateness: str = "15m"
-    calendar: _CalendarFile = msgspec.field(default_factory=_CalendarFile)
+    description: str = ""
+    allowed_lateness: str | None = None
+    calendar: _CalendarFile | None = None
 
 
 class _OverridesFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -159,6 +184,8 @@ OVERRIDABLE: Final = frozenset(
         "enabled",
         "legal_basis",
         "action",
+        "targets",
+        "threshold",
     }
 )
 
@@ -172,11 +199,11 @@ class Condition:
     a child's clock (prefer a duplicate to a miss). A missing event field does not."""
 
     name: str
-    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in"]
+    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "eq_fact"]
     value: Any
     on_event: bool = False
 
-    def holds(self, values: Mapping[str, Any]) -> bool:
+    def holds(self, values: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> bool:
         if self.name not in values:
             return not self.on_event
         actual = values[self.name]
@@ -184,6 +211,9 @@ class Condition:
             match self.op:
                 case "eq":
                     return bool(actual == self.value)
+                case "eq_fact":  # no such fact: not known to be the same, so it does not hold
+                    other = (facts if facts is not None else values).get(self.value)
+                    return other is not None and bool(actual == other)
                 case "ne":
                     return bool(actual != self.value)
                 case "lt":
@@ -202,7 +232,7 @@ class Condition:
 
 
 def all_hold(conditions: Iterable[Condition], facts: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
-    return all(c.holds(data if c.on_event else facts) for c in conditions)
+    return all(c.holds(data, facts) if c.on_event else c.holds(facts) for c in conditions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +280,7 @@ class CalendarDeadline:
     next_school_day_start: dt.time | None = None
     working_days: int | None = None
     window: tuple[dt.time, dt.time] | None = None
+    grace: dt.timedelta = dt.timedelta(0)
 
     def due(self, calendar: Calendar, start: dt.datetime) -> dt.datetime:
         if self.next_school_day_start is not None:
@@ -257,7 +288,7 @@ class CalendarDeadline:
         if self.working_days is not None:
             return calendar.add_working_days(start, self.working_days)
         assert self.window is not None
-        return calendar.window_start(start, *self.window)
+        return calendar.window_start(start + self.grace, *self.window)
 
     def describe(self) -> str:
         if self.next_school_day_start is not None:
@@ -265,7 +296,8 @@ class CalendarDeadline:
         if self.working_days is not None:
             return f"within {self.working_days} working day{'s' if self.working_days != 1 else ''}"
         assert self.window is not None
-        return f"inside the local window {self.window[0]:%H:%M}–{self.window[1]:%H:%M}"
+        grace = f", after {format_duration(self.grace)}" if self.grace else ""
+        return f"inside the local window {self.window[0]:%H:%M}–{self.window[1]:%H:%M}{grace}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +331,15 @@ class Rule:
     max: dt.timedelta | None = None
     warnings: tuple[WarningPoint, ...] = ()
     enabled: bool = True
+    target_by: str | None = None
+    targets: tuple[tuple[str, dt.timedelta], ...] = ()
+    due_field: str | None = None
+    unless_recorded: frozenset[str] = frozenset()
+    only_if_recorded: frozenset[str] = frozenset()
+    threshold: tuple[int, dt.timedelta] | None = None
+    key_field: str | None = None
+    parameters: tuple[tuple[str, str], ...] = ()
+    """(name, value as written) of every overridable parameter: for docs/rules.md."""
     overridden: tuple[str, ...] = ()
     """Fields a force file changed: shown in every alert of this rule, with the file."""
     override_source: str | None = None
@@ -309,6 +350,12 @@ class Rule:
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
         return all(c.holds(facts) for c in self.applies_when)
+
+    def target_for(self, facts: Mapping[str, Any]) -> dt.timedelta | None:
+        """The elapsed target for this case: a per-value target (``targets``) or ``target``."""
+        if self.target_by is not None:
+            return dict(self.targets).get(str(facts.get(self.target_by)), self.target)
+        return self.target
 
     def event_types(self) -> set[str]:
         selectors = (
@@ -330,15 +377,24 @@ class Rule:
         return [*((f"warning-{i + 1}", p) for i, p in enumerate(points)), ("breach", span)]
 
     def describe_target(self) -> str:
-        from agents.durations import format_duration
-
         if self.deadline is not None:
             return self.deadline.describe()
+        if self.kind == "chain" and self.due_field is not None:
+            return f"by the time each record sets in {self.due_field}"
         if self.kind == "chain":
             assert self.first is not None and self.interval is not None
             return f"first within {format_duration(self.first)}, then every {format_duration(self.interval)}"
+        if self.target_by is not None:
+            per = ", ".join(f"{value} {format_duration(t)}" for value, t in self.targets)
+            return f"by {self.target_by}: {per}"
         if self.target is not None:
             return format_duration(self.target)
+        if self.threshold is not None:
+            count, within = self.threshold
+            days = within / dt.timedelta(days=1)
+            return (
+                f"{count} within {int(days)} days" if days.is_integer() else f"{count} within {format_duration(within)}"
+            )
         return "immediate"
 
 
@@ -354,6 +410,8 @@ class Policy:
     _by_id: dict[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     fact_names: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     """Every fact some rule's applies_when reads: an event carrying one re-checks running clocks."""
+    key_fields: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+    """Event type -> data fields naming another case it must also be applied to (``key_field``)."""
 
     def __post_init__(self) -> None:
         index: dict[str, list[Rule]] = {}
@@ -365,6 +423,10 @@ class Policy:
         self._by_id.update({rule.id: rule for rule in self.rules})
         names = frozenset(c.name for rule in self.rules for c in rule.applies_when)
         object.__setattr__(self, "fact_names", names)
+        for rule in self.rules:
+            if rule.enabled and rule.key_field is not None:
+                for event_type in rule.event_types():
+                    self.key_fields[event_type] = self.key_fields.get(event_type, frozenset()) | {rule.key_field}
 
     def rules_for(self, event_type: str) -> tuple[Rule, ...]:
         """The enabled rules this event type can affect."""
@@ -439,11 +501,12 @@ class _RuleBuilder:
                 ("gt", raw.gt),
                 ("ge", raw.ge),
                 ("in", raw.in_),
+                ("eq_fact", raw.eq_fact),
             )
             if value is not msgspec.UNSET
         }
         if len(ops) != 1:
-            raise self.fail(field_path, "each condition needs exactly one of eq, ne, lt, le, gt, ge, in")
+            raise self.fail(field_path, "each condition needs exactly one of eq, ne, lt, le, gt, ge, in, eq_fact")
         if (raw.fact is None) == (raw.field is None):
             raise self.fail(field_path, "each condition names either a case 'fact' or an event 'field'")
         if event_only and raw.field is None:
@@ -466,6 +529,27 @@ class _RuleBuilder:
                 out.append(
                     Selector(self.event_type(f"{where}.type", raw.type), self.conditions(f"{where}.when", raw.when))
                 )
+        return tuple(out)
+
+    def recorded(self, field_path: str, types: list[str]) -> frozenset[str]:
+        return frozenset(self.event_type(f"{field_path}[{i}]", t) for i, t in enumerate(types))
+
+    def parameters(self) -> tuple[tuple[str, str], ...]:
+        """The overridable parameters as written, for the generated rule reference."""
+        raw, out = self.raw, []
+        for name in ("target", "first", "interval", "max"):
+            if getattr(raw, name) is not None:
+                out.append((name, str(getattr(raw, name))))
+        if raw.targets:
+            out.append(("targets", ", ".join(f"{k}: {v}" for k, v in raw.targets.items())))
+        if raw.deadline is not None:
+            text = ", ".join(f"{k}: {v}" for k, v in msgspec.structs.asdict(raw.deadline).items() if v is not None)
+            out.append(("deadline", text))
+        if raw.warnings:
+            out.append(("warnings", ", ".join(raw.warnings)))
+        if raw.threshold is not None:
+            out.append(("threshold", f"{raw.threshold.count} within {raw.threshold.within}"))
+        out.append(("severity", f"warning {raw.severity.warning}, breach {raw.severity.breach}"))
         return tuple(out)
 
     def warning(self, index: int, text: str) -> WarningPoint:
@@ -492,6 +576,8 @@ class _RuleBuilder:
         chosen = [n for n in ("next_school_day_start", "working_days", "window") if getattr(raw, n) is not None]
         if len(chosen) != 1:
             raise self.fail("deadline", "give exactly one of next_school_day_start, working_days, window")
+        if raw.grace is not None and raw.window is None:
+            raise self.fail("deadline.grace", "only a window deadline has a grace")
         if raw.next_school_day_start is not None:
             return CalendarDeadline(
                 next_school_day_start=self.wall_time("deadline.next_school_day_start", raw.next_school_day_start)
@@ -507,7 +593,8 @@ class _RuleBuilder:
             window=(
                 self.wall_time("deadline.window[0]", raw.window[0]),
                 self.wall_time("deadline.window[1]", raw.window[1]),
-            )
+            ),
+            grace=self.duration("deadline.grace", raw.grace) or dt.timedelta(0),
         )
 
     def build(self, source: str | None) -> Rule:
@@ -535,15 +622,34 @@ class _RuleBuilder:
             "enabled": raw.enabled,
             "overridden": tuple(self.field_files),
             "override_source": source,
+            "key_field": raw.key_field,
+            "parameters": self.parameters(),
         }
         if raw.kind == "immediate":
             if not raw.trigger:
                 raise self.fail("trigger", "an immediate rule needs the event(s) that break it")
             if any(getattr(clock, n) for n in sel) or raw.target or raw.deadline or raw.warnings:
                 raise self.fail("kind", "an immediate rule has no clock, target or warnings")
-            return Rule(**common, trigger=self.selectors("trigger", raw.trigger))
+            if raw.only_if_recorded:
+                raise self.fail("only_if_recorded", "an immediate rule uses unless_recorded")
+            threshold = None
+            if raw.threshold is not None:
+                if raw.threshold.count < 2:
+                    raise self.fail("threshold.count", "must be at least 2 (one event needs no threshold)")
+                within = self.duration("threshold.within", raw.threshold.within, required=True)
+                assert within is not None
+                threshold = (raw.threshold.count, within)
+            return Rule(
+                **common,
+                trigger=self.selectors("trigger", raw.trigger),
+                unless_recorded=self.recorded("unless_recorded", raw.unless_recorded),
+                threshold=threshold,
+            )
         if raw.trigger:
             raise self.fail("trigger", "only immediate rules have a trigger; clocks use clock.start")
+        if raw.unless_recorded or raw.threshold is not None or raw.key_field is not None:
+            raise self.fail("kind", "unless_recorded, threshold and key_field belong to immediate rules")
+        common["only_if_recorded"] = self.recorded("only_if_recorded", raw.only_if_recorded)
         if not sel["start"]:
             raise self.fail("clock.start", "a clock needs at least one start event")
         warnings = tuple(self.warning(i, w) for i, w in enumerate(raw.warnings))
@@ -555,17 +661,36 @@ class _RuleBuilder:
         if raw.kind == "chain":
             if not sel["step"]:
                 raise self.fail("clock.step", "a chain needs the compliant action(s) that set the next deadline")
-            if raw.target or raw.deadline or raw.extensions or sel["pause"]:
+            if raw.target or raw.deadline or raw.extensions or sel["pause"] or raw.targets:
                 raise self.fail("kind", "a chain has first and interval, not target, deadline, extensions or pauses")
+            fixed = raw.due_field is None
             return Rule(
                 **common,
                 **clock_fields,
                 step=sel["step"],
-                first=self.duration("first", raw.first, required=True),
-                interval=self.duration("interval", raw.interval, required=True),
+                first=self.duration("first", raw.first, required=fixed),
+                interval=self.duration("interval", raw.interval, required=fixed),
+                due_field=raw.due_field,
             )
         if sel["step"]:
             raise self.fail("clock.step", "only chain rules have step events")
+        if raw.due_field is not None:
+            raise self.fail("due_field", "only chain rules take their deadlines from a field")
+        targets = tuple(
+            (value, self.duration(f"targets.{value}", t, required=True)) for value, t in raw.targets.items()
+        )
+        if (raw.target_by is None) != (not raw.targets):
+            raise self.fail("target_by", "target_by and targets go together: the fact, and a target per value")
+        if raw.target_by is not None:
+            if raw.deadline is not None:
+                raise self.fail("target_by", "per-value targets are elapsed times, not a calendar deadline")
+            return Rule(
+                **common,
+                **clock_fields,
+                target_by=raw.target_by,
+                targets=targets,  # type: ignore[arg-type]
+                target=self.duration("target", raw.target),
+            )
         if (raw.target is None) == (raw.deadline is None):
             raise self.fail("target", "a deadline rule needs exactly one of target (elapsed) or deadline (calendar)")
         calendar = self.calendar_deadline(raw.deadline) if raw.deadline is not None else None
@@ -639,23 +764,44 @@ def _calendar(raw: _CalendarFile, path: Path) -> Calendar:
         raise PolicyError(f"{_where(str(path), None, 'calendar')}: {exc}") from None
 
 
-def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str] = ()) -> Policy:
-    """Load a rule pack and apply force override files in order (later files win)."""
-    pack_path = Path(pack)
-    pack_file: _PackFile = _decode_file(pack_path, _PackFile)
+def load_policy(
+    packs: Path | str | Iterable[Path | str] = DEFAULT_PACKS, overrides: Iterable[Path | str] = ()
+) -> Policy:
+    """Load one or more rule packs and apply force override files in order (later files win).
+
+    Rule ids are unique across packs. A pack may set ``allowed_lateness`` and ``calendar``;
+    two packs that set them differently are an error, since one worker has one calendar."""
+    pack_paths = [Path(packs)] if isinstance(packs, (str, Path)) else [Path(p) for p in packs]
+    if not pack_paths:
+        raise PolicyError("no policy pack given")
     raw_rules: dict[str, dict[str, Any]] = {}
+    rule_pack: dict[str, Path] = {}
     changed: dict[str, dict[str, str]] = {}  # rule id -> field -> file that set it
     source: dict[str, str] = {}
-    for i, raw in enumerate(pack_file.rules):
-        rule_id = raw.get("id")
-        if not isinstance(rule_id, str):
-            raise PolicyError(f"{_where(str(pack_path), None, f'rules[{i}].id')}: every rule needs a string id")
-        if rule_id in raw_rules:
-            raise PolicyError(f"{_where(str(pack_path), rule_id, 'id')}: duplicate rule id")
-        raw_rules[rule_id] = dict(raw)
-    lateness, lateness_path = pack_file.allowed_lateness, pack_path
-    calendar = _calendar(pack_file.calendar, pack_path)
-    sources = [str(pack_path)]
+    lateness, lateness_path = "15m", pack_paths[0]
+    calendar_raw: _CalendarFile | None = None
+    calendar_path = pack_paths[0]
+    for pack_path in pack_paths:
+        pack_file: _PackFile = _decode_file(pack_path, _PackFile)
+        for i, raw in enumerate(pack_file.rules):
+            rule_id = raw.get("id")
+            if not isinstance(rule_id, str):
+                raise PolicyError(f"{_where(str(pack_path), None, f'rules[{i}].id')}: every rule needs a string id")
+            if rule_id in raw_rules:
+                raise PolicyError(
+                    f"{_where(str(pack_path), rule_id, 'id')}: duplicate rule id (also in {rule_pack[rule_id]})"
+                )
+            raw_rules[rule_id], rule_pack[rule_id] = dict(raw), pack_path
+        if pack_file.allowed_lateness is not None:
+            if lateness_path != pack_path and lateness != "15m" and pack_file.allowed_lateness != lateness:
+                raise PolicyError(f"{_where(str(pack_path), None, 'allowed_lateness')}: differs from {lateness_path}")
+            lateness, lateness_path = pack_file.allowed_lateness, pack_path
+        if pack_file.calendar is not None:
+            if calendar_raw is not None and pack_file.calendar != calendar_raw:
+                raise PolicyError(f"{_where(str(pack_path), None, 'calendar')}: differs from {calendar_path}")
+            calendar_raw, calendar_path = pack_file.calendar, pack_path
+    calendar = _calendar(calendar_raw or _CalendarFile(), calendar_path)
+    sources = [str(p) for p in pack_paths]
     for override_path in map(Path, overrides):
         file: _OverridesFile = _decode_file(override_path, _OverridesFile)
         sources.append(str(override_path))
@@ -665,7 +811,7 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
             calendar = _calendar(file.calendar, override_path)
         for rule_id, fields in file.overrides.items():
             if rule_id not in raw_rules:
-                raise PolicyError(f"{_where(str(override_path), rule_id, '')}: no such rule in pack {pack_file.pack!r}")
+                raise PolicyError(f"{_where(str(override_path), rule_id, '')}: no such rule in the packs loaded")
             for name, value in fields.items():
                 if name not in OVERRIDABLE:
                     raise PolicyError(
@@ -676,7 +822,7 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
                 changed.setdefault(rule_id, {})[name] = str(override_path)
                 source[rule_id] = f"{file.force} ({override_path.name})"
     rules = tuple(
-        _build_rule(raw, str(pack_path), changed.get(rule_id, {}), source.get(rule_id))
+        _build_rule(raw, str(rule_pack[rule_id]), changed.get(rule_id, {}), source.get(rule_id))
         for rule_id, raw in raw_rules.items()
     )
     try:
@@ -687,7 +833,7 @@ def load_policy(pack: Path | str = DEFAULT_PACK, overrides: Iterable[Path | str]
 
 
 def load_policy_from_env(environ: Mapping[str, str] = os.environ) -> Policy:
-    """``WATCHKEEPER_POLICY`` (pack file) and ``WATCHKEEPER_POLICY_OVERRIDES`` (files, ``:``-separated)."""
-    pack = environ.get("WATCHKEEPER_POLICY") or DEFAULT_PACK
+    """``WATCHKEEPER_POLICY`` (pack files) and ``WATCHKEEPER_POLICY_OVERRIDES`` (files), each ``:``-separated."""
+    packs = [p for p in environ.get("WATCHKEEPER_POLICY", "").split(os.pathsep) if p] or DEFAULT_PACKS
     overrides = [p for p in environ.get("WATCHKEEPER_POLICY_OVERRIDES", "").split(os.pathsep) if p]
-    return load_policy(pack, overrides)
+    return load_policy(packs, overrides)

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import msgspec
+
 from agents.engine import CaseState, new_case, next_due, process_event, tick
 from agents.policy import Policy
 from alerts.model import Alert
@@ -59,6 +61,8 @@ class Replay:
         self.rebuilds += outcome.rebuilt
         yield from outcome.alerts
         self._schedule(state)
+        for target in outcome.forward_to:  # as the live shell re-publishes it under that case's key
+            yield from self.feed(msgspec.structs.replace(event, subject=target), now)
 
     def open_deadlines(self) -> int:
         return len(self._scheduled)

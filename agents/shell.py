@@ -124,6 +124,11 @@ class DomainAgent:
             metrics.event_counter(self.domain, "duplicate").inc()
             return
         await emit_alerts(outcome.alerts)
+        for target in outcome.forward_to:  # e.g. a missing episode, re-keyed by the child
+            forwarded = msgspec.structs.replace(result, subject=target).to_cloudevent()
+            fut = await self.events.send(key=target.encode(), value=msgspec.json.encode(forwarded))
+            await fut
+            metrics.event_counter(self.domain, "forwarded").inc()
         self.cases[key] = encode_case(state)
         if outcome.late_entry:
             metrics.event_counter(self.domain, "late_entry").inc()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import faust
 from prometheus_client import REGISTRY, generate_latest
 
-from agents.policy import DEFAULT_PACK, Policy, load_policy
+from agents.policy import DEFAULT_PACKS, Policy, load_policy
 from watchkeeper.settings import Settings
 
 RAW_TABLE = {"key_type": bytes, "value_type": bytes}
@@ -20,7 +20,7 @@ serializers from key_type/value_type (bytes → raw) and ignores ``schema`` for 
 Schema alone writes and recovers the changelog as JSON and recovery fails after a restart."""
 
 settings: Settings = Settings.from_env()
-policy: Policy = load_policy(settings.policy or DEFAULT_PACK, settings.policy_overrides)
+policy: Policy = load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)
 
 app = faust.App(
     settings.app_id,

@@ -152,6 +152,15 @@ class ChildrensSocialCareNotified(Data, frozen=True):
     pass
 
 
+class RestStarted(Data, frozen=True):
+    pass
+
+
+class RestEnded(Data, frozen=True):
+    continuous_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+    """Code C 12.2: length of the rest period just ended, free from questioning, travel or interruption."""
+
+
 class Released(Data, frozen=True):
     outcome: Literal["no_further_action", "bail", "charged_bailed", "to_court", "transferred", "other"] | None = None
 
@@ -172,6 +181,13 @@ class DesignatedOfficerAssigned(Data, frozen=True):
 class DesignatedOfficerReviewCompleted(Data, frozen=True):
     officer_ref: Ref
     decision: Literal["continue", "release"] | None = None
+
+
+class DesignatedOfficerHandover(Data, frozen=True):
+    """The designated officer's shift ends: the case passes to another designated officer."""
+
+    from_officer_ref: Ref
+    to_officer_ref: Ref | None = None
 
 
 class LocalAuthorityInformed(Data, frozen=True):
@@ -239,10 +255,20 @@ class IncidentClosed(Data, frozen=True):
 # --------------------------------------------------------------------------- missing children
 class ChildReportedMissing(Data, frozen=True):
     child_ref: Ref
-    risk_level: RiskLevel
+    """The child, across episodes (the event subject names the episode)."""
     looked_after: bool
+    risk_level: RiskLevel | None = None
+    """None: reported, not yet risk-assessed."""
+    next_review_at: AwareDatetime | None = None
     age_years: AgeYears | None = None
     area: Ref | None = None
+
+
+class MissingRiskAssessed(Data, frozen=True):
+    """The first risk assessment of an episode, when it was not made with the report."""
+
+    risk_level: RiskLevel
+    next_review_at: AwareDatetime
 
 
 class MissingRiskReassessed(Data, frozen=True):
@@ -288,11 +314,14 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "custody.local_authority_accommodation.transfer_completed": LocalAuthorityTransferCompleted,
     "custody.impracticability_certificate.issued": ImpracticabilityCertificateIssued,
     "custody.childrens_social_care.notified": ChildrensSocialCareNotified,
+    "custody.rest.started": RestStarted,
+    "custody.rest.ended": RestEnded,
     "custody.released": Released,
     # police protection
     "protection.police_protection.initiated": PoliceProtectionInitiated,
     "protection.designated_officer.assigned": DesignatedOfficerAssigned,
     "protection.designated_officer.review_completed": DesignatedOfficerReviewCompleted,
+    "protection.designated_officer.handover": DesignatedOfficerHandover,
     "protection.local_authority.informed": LocalAuthorityInformed,
     "protection.parents.informed": ParentsInformed,
     "protection.strategy_discussion.held": StrategyDiscussionHeld,
@@ -308,6 +337,7 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "incident.closed": IncidentClosed,
     # missing children (an episode is an incident-domain case)
     "missing.child.reported": ChildReportedMissing,
+    "missing.risk.assessed": MissingRiskAssessed,
     "missing.risk.reassessed": MissingRiskReassessed,
     "missing.supervisor.assigned": InvestigationSupervisorAssigned,
     "missing.supervisor.stood_down": InvestigationSupervisorStoodDown,

@@ -35,6 +35,23 @@ UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
+# ----------------------------------------------------------------------------- policy
+AA_ARRIVAL = "custody.appropriate_adult.arrival"
+
+
+def only_rules(*rule_ids: str, overrides: tuple[Path, ...] = ()) -> Any:
+    """The built-in packs cut down to ``rule_ids``, so a test of one rule sees only its alerts."""
+    from agents.policy import Policy, load_policy
+
+    full = load_policy(overrides=overrides)
+    return Policy(
+        rules=tuple(r for r in full.rules if r.id in rule_ids),
+        allowed_lateness=full.allowed_lateness,
+        calendar=full.calendar,
+        sources=full.sources,
+    )
+
+
 # ----------------------------------------------------------------------------- events
 def cloudevent(
     subject: str,

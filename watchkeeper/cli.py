@@ -51,11 +51,11 @@ def read_events(path: Path, *, now: dt.datetime, max_future: dt.timedelta) -> tu
 def cmd_worker(args: argparse.Namespace) -> int:
     import faust
 
-    from agents.policy import DEFAULT_PACK, load_policy
+    from agents.policy import DEFAULT_PACKS, load_policy
     from streams.topics import ensure_topics
 
     settings = Settings.from_env()
-    load_policy(settings.policy or DEFAULT_PACK, settings.policy_overrides)  # configuration errors before Kafka
+    load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)  # configuration errors before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
     if report.problems:
@@ -156,11 +156,11 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from agents.durations import parse_duration
-    from agents.policy import DEFAULT_PACK, load_policy
+    from agents.policy import DEFAULT_PACKS, load_policy
     from agents.replay import Replay, Summary
     from alerts.model import ALERT_ENCODER
 
-    policy = load_policy(args.policy or DEFAULT_PACK, args.overrides)
+    policy = load_policy(args.policy or DEFAULT_PACKS, args.overrides)
     # Replay has no "now" of its own: any event time is accepted, however far ahead.
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
     events, invalid = read_events(args.file, now=far_future, max_future=dt.timedelta(0))
@@ -246,7 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
         "clock at every deadline, and write the alerts as JSONL (stdout, or --out). A summary per rule follows.",
     )
     p.add_argument("file", type=_existing_file, metavar="FILE", help="JSON Lines file, one CloudEvent per line")
-    p.add_argument("--policy", type=_existing_file, help="policy pack (default: the built-in pack)")
+    p.add_argument(
+        "--policy",
+        type=_existing_file,
+        action="append",
+        help="policy pack; repeat for several (default: the built-in packs)",
+    )
     p.add_argument(
         "--overrides",
         type=_existing_file,

@@ -36,7 +36,11 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "300",
         "An event timed further ahead of the worker's clock than this is dead-lettered.",
     ),
-    ("WATCHKEEPER_POLICY", "(built-in default pack)", "Policy pack YAML file."),
+    (
+        "WATCHKEEPER_POLICY",
+        "(the built-in packs: custody, protection, missing, incidents)",
+        "Policy pack YAML files, separated by ':'.",
+    ),
     ("WATCHKEEPER_POLICY_OVERRIDES", "(none)", "Force override YAML files, separated by ':'; later files win."),
     ("WATCHKEEPER_WEBHOOK_URL", "(none)", "Every alert is POSTed here as JSON."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics)."),
@@ -71,7 +75,8 @@ class Settings:
     retention_days: float = 30.0
     tick_seconds: float = 1.0
     max_future_seconds: float = 300.0
-    policy: Path | None = None
+    policy: tuple[Path, ...] = ()
+    """Policy packs; empty means the built-in packs."""
     policy_overrides: tuple[Path, ...] = ()
     webhook_url: str | None = None
     web_port: int = 6066
@@ -127,7 +132,7 @@ class Settings:
             max_future_seconds=get(
                 "WATCHKEEPER_MAX_FUTURE_SECONDS", float, 300.0, lambda v: v >= 0, "seconds, zero or more"
             ),
-            policy=get("WATCHKEEPER_POLICY", Path, None),
+            policy=tuple(Path(p) for p in environ.get("WATCHKEEPER_POLICY", "").split(os.pathsep) if p.strip()),
             policy_overrides=tuple(
                 Path(p) for p in environ.get("WATCHKEEPER_POLICY_OVERRIDES", "").split(os.pathsep) if p.strip()
             ),

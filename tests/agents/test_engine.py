@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, new_case, next_due, process_event, tick
-from agents.policy import Policy, load_policy
+from agents.policy import Policy
 from alerts.model import Alert, alert_id
 from streams.validation import Event, decode_event
-from tests.conftest import T0, cloudevent, detention
+from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
 
 RULE = "custody.appropriate_adult.arrival"
 H = dt.timedelta(hours=1)
@@ -22,7 +22,7 @@ M = dt.timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return load_policy()
+    return only_rules(AA_ARRIVAL)
 
 
 def ev(raw: dict[str, Any]) -> Event:
@@ -192,7 +192,7 @@ def test_a_force_override_changes_the_target_and_says_so(tmp_path: Path) -> None
     override.write_text(
         "force: north\noverrides:\n  custody.appropriate_adult.arrival:\n    target: 30m\n    warnings: []\n"
     )
-    policy = load_policy(overrides=[override])
+    policy = only_rules(AA_ARRIVAL, overrides=(override,))
     state = child_waiting(policy)
     (alert,) = tick(state, policy, T0 + 30 * M)
     assert alert.stage == "breach"

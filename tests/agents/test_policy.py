@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from agents.durations import format_duration, parse_duration
-from agents.policy import DEFAULT_PACK, PolicyError, load_policy, load_policy_from_env
+from agents.policy import PACKS_DIR, PolicyError, load_policy, load_policy_from_env
 from tests.conftest import REPO
 
 RULE = "custody.appropriate_adult.arrival"
+CUSTODY_PACK = PACKS_DIR / "custody.yaml"
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -18,7 +19,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_the_default_pack_loads_and_labels_local_standards() -> None:
+def test_the_built_in_packs_load_one_per_domain_and_label_local_standards() -> None:
+    assert sorted(p.stem for p in PACKS_DIR.glob("*.yaml")) == ["custody", "incidents", "missing", "protection"]
     policy = load_policy()
     rule = policy.rule(RULE)
     assert rule is not None and rule.is_local_standard
@@ -68,7 +70,7 @@ def test_an_override_of_a_rule_that_does_not_exist_is_an_error(tmp_path: Path) -
 
 
 def test_a_pack_with_an_unknown_event_type_names_the_clock_field(tmp_path: Path) -> None:
-    text = DEFAULT_PACK.read_text().replace("custody.appropriate_adult.arrived", "custody.aa.arived")
+    text = CUSTODY_PACK.read_text().replace("stop: [custody.appropriate_adult.arrived]", "stop: [custody.aa.arived]")
     pack = write(tmp_path, "pack.yaml", text)
     with pytest.raises(PolicyError, match=r"pack.yaml: rule '.*': field 'clock.stop\[0\]': unknown event type"):
         load_policy(pack)
@@ -76,14 +78,14 @@ def test_a_pack_with_an_unknown_event_type_names_the_clock_field(tmp_path: Path)
 
 def test_a_pack_with_an_unknown_field_is_refused(tmp_path: Path) -> None:
     pack = write(
-        tmp_path, "pack.yaml", DEFAULT_PACK.read_text().replace("    target: 2h", "    target: 2h\n    targte: 3h")
+        tmp_path, "pack.yaml", CUSTODY_PACK.read_text().replace("    target: 2h", "    target: 2h\n    targte: 3h")
     )
     with pytest.raises(PolicyError, match=r"pack.yaml: rule '.*'.*targte"):
         load_policy(pack)
 
 
 def test_a_legal_basis_is_required(tmp_path: Path) -> None:
-    text = DEFAULT_PACK.read_text()
+    text = CUSTODY_PACK.read_text()
     start = text.index("    legal_basis:")
     end = text.index("    explanation:")
     pack = write(tmp_path, "pack.yaml", text[:start] + "    legal_basis: ''\n" + text[end:])
@@ -112,3 +114,53 @@ def test_days_parse_and_print_as_hours() -> None:
 def test_malformed_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+def test_a_rule_id_in_two_packs_is_an_error_naming_both(tmp_path: Path) -> None:
+    copy = write(tmp_path, "copy.yaml", CUSTODY_PACK.read_text())
+    with pytest.raises(PolicyError, match=r"copy.yaml: rule '.*': field 'id': duplicate rule id \(also in .*custody"):
+        load_policy([CUSTODY_PACK, copy])
+
+
+def test_two_packs_with_different_calendars_are_an_error(tmp_path: Path) -> None:
+    other = write(
+        tmp_path,
+        "other.yaml",
+        "pack: other\ncalendar: {timezone: Europe/London, school_holidays: [[2026-12-19, 2027-01-04]]}\nrules: []\n",
+    )
+    with pytest.raises(PolicyError, match=r"other.yaml: field 'calendar': differs from .*incidents.yaml"):
+        load_policy([PACKS_DIR / "incidents.yaml", other])
+
+
+def test_settings_can_name_several_packs(tmp_path: Path) -> None:
+    policy = load_policy_from_env({"WATCHKEEPER_POLICY": f"{CUSTODY_PACK}:{PACKS_DIR / 'missing.yaml'}"})
+    assert {r.domain for r in policy.rules} == {"custody", "incidents"}
+    assert policy.rule("protection.police_protection.limit") is None
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "expected"),
+    [
+        ("threshold", "threshold: {count: 1, within: 90d}", "field 'threshold.count': must be at least 2"),
+        ("targets", "target_by: grade", "field 'target_by': target_by and targets go together"),
+        ("due_field", "due_field: next_review_at", "field 'due_field': only chain rules"),
+        ("grace", "deadline: {working_days: 1, grace: 1h}", "field 'deadline.grace': only a window deadline"),
+    ],
+)
+def test_new_constructs_are_validated_with_the_field_named(
+    tmp_path: Path, field: str, text: str, expected: str
+) -> None:
+    rule = (
+        "pack: p\nrules:\n  - id: r\n    version: 1\n    title: t\n    domain: custody\n"
+        "    legal_basis: local standard\n    explanation: e\n    action: a\n"
+    )
+    if field == "threshold":
+        rule += "    kind: immediate\n    trigger: [custody.released]\n"
+    else:
+        rule += "    clock: {start: [custody.detention.authorised], stop: [custody.released]}\n"
+    if field in ("targets", "due_field"):
+        rule += "    target: 1h\n"
+    pack = write(tmp_path, "p.yaml", rule + f"    {text}\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(pack)
+    assert f"p.yaml: rule 'r': {expected}" in str(info.value)

@@ -3,10 +3,9 @@ from __future__ import annotations
 import json
 
 from agents.engine import CaseState, new_case, next_due, process_event
-from agents.policy import load_policy
 from agents.stored_case import decode_case, due_datetime, encode_case, read_header
 from streams.validation import Event, decode_event
-from tests.conftest import T0, cloudevent, detention
+from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
 
 
 def child_waiting_for_an_appropriate_adult(partition: int) -> CaseState:
@@ -14,7 +13,7 @@ def child_waiting_for_an_appropriate_adult(partition: int) -> CaseState:
     for raw in (detention("CR-1"), cloudevent("CR-1", "custody.appropriate_adult.requested")):
         event = decode_event(json.dumps(raw).encode(), now=T0)
         assert isinstance(event, Event), event
-        process_event(state, event, load_policy(), T0)
+        process_event(state, event, only_rules(AA_ARRIVAL), T0)
     return state
 
 

@@ -6,15 +6,14 @@ import json
 import pytest
 
 from agents.engine import new_case, process_event, tick
-from agents.policy import load_policy
 from alerts.console import format_line
 from alerts.model import ALERT_DECODER, ALERT_ENCODER, Alert
 from streams.validation import Event, decode_event
-from tests.conftest import T0, cloudevent, detention
+from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
 
 
 def _breach(at: dt.datetime) -> Alert:
-    policy = load_policy()
+    policy = only_rules(AA_ARRIVAL)
     state = new_case("CR-7", "custody")
     for raw in (detention("CR-7", suite="SUITE-NORTH"), cloudevent("CR-7", "custody.appropriate_adult.requested")):
         event = decode_event(json.dumps(raw).encode(), now=T0)
