@@ -231,6 +231,8 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
     if rechecked:
         _recheck_applicability(state, policy, stored)
     rules = policy.rules_for(stored.type)
+    if _is_keyed_copy(state, policy, stored):  # a copy forwarded here: only the rules keyed by this case
+        rules = tuple(r for r in rules if r.key_field is not None)
     for rule in rules:
         if rule.kind == "immediate":
             _apply_immediate(state, rule, stored)
@@ -260,6 +262,11 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
                     _extend(state, rule, clock, stored, extension.target, extension.until_field)
                     break
     return rechecked or bool(rules)
+
+
+def _is_keyed_copy(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
+    fields = policy.key_fields.get(stored.type, ())
+    return any(stored.data.get(name) == state.case for name in fields)
 
 
 def _recheck_applicability(state: CaseState, policy: Policy, stored: StoredEvent) -> None:
