@@ -165,8 +165,17 @@ def new_case(case: str, domain: str, partition: int = -1) -> CaseState:
 
 
 # ============================================================================= entry points
-def process_event(state: CaseState, event: Event, policy: Policy, now: dt.datetime) -> Outcome:
-    """Apply one validated event at its event time, then raise whatever is due at ``now``."""
+def process_event(
+    state: CaseState, event: Event, policy: Policy, now: dt.datetime, as_of: dt.datetime | None = None
+) -> Outcome:
+    """Apply one validated event at its event time, then raise whatever is due.
+
+    ``now`` is the wall clock: when alerts are raised. ``as_of`` (default ``now``) is how far
+    the case may be decided. A worker working through a backlog passes the record's
+    ``recordedtime``: it cannot know yet what records entered after that say, so a clock a
+    later record stops must not fire (and then be retracted) in between. Decisions never go
+    back before what the case has already decided."""
+    decide = _decision_time(state, now, as_of)
     if event.id in state.seen:
         return Outcome(duplicate=True)
     state.seen.add(event.id)
@@ -180,12 +189,12 @@ def process_event(state: CaseState, event: Event, policy: Policy, now: dt.dateti
         del state.events[0]
     forward_to = _forward_targets(state, policy, stored)
     if event.time >= latest and event.time >= state.decided_until:
-        changed = _advance(state, policy, min(event.time, now))
+        changed = _advance(state, policy, min(event.time, decide))
         changed |= _apply(state, policy, stored)
-        changed |= _advance(state, policy, now)
+        changed |= _advance(state, policy, decide)
         alerts = _emit(state, policy, now, stored) if changed else []
         return Outcome(alerts=alerts, late_entry=late_entry, forward_to=forward_to)
-    alerts = _rebuild(state, policy, now, stored)
+    alerts = _rebuild(state, policy, decide, now, stored)
     return Outcome(alerts=alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
 
 
@@ -197,9 +206,16 @@ def _forward_targets(state: CaseState, policy: Policy, stored: StoredEvent) -> l
     return sorted(v for v in values if isinstance(v, str) and v != state.case)
 
 
-def tick(state: CaseState, policy: Policy, now: dt.datetime) -> list[Alert]:
-    """Wall-clock time has moved on: raise the stages now due."""
-    return _emit(state, policy, now, None) if _advance(state, policy, now) else []
+def tick(state: CaseState, policy: Policy, now: dt.datetime, as_of: dt.datetime | None = None) -> list[Alert]:
+    """Time has moved on: raise the stages due by ``as_of`` (default ``now``, the wall clock)."""
+    decide = _decision_time(state, now, as_of)
+    return _emit(state, policy, now, None) if _advance(state, policy, decide) else []
+
+
+def _decision_time(state: CaseState, now: dt.datetime, as_of: dt.datetime | None) -> dt.datetime:
+    if as_of is None:
+        return now
+    return min(now, max(as_of, state.decided_until))
 
 
 def next_due(state: CaseState) -> dt.datetime | None:
@@ -462,10 +478,12 @@ def _all_clocks(state: CaseState) -> Iterator[Clock]:
 
 
 # ============================================================================= rebuild
-def _rebuild(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent) -> list[Alert]:
+def _rebuild(
+    state: CaseState, policy: Policy, decide: dt.datetime, now: dt.datetime, trigger: StoredEvent
+) -> list[Alert]:
     """Re-decide the case from its sorted events; the ledger of what was said is kept, so the
     emission diff raises what was missed and retracts what the new record disproves."""
-    fresh = replay_case(state, policy, now)
+    fresh = replay_case(state, policy, decide)
     for name in DERIVED:
         setattr(state, name, getattr(fresh, name))
     return _emit(state, policy, now, trigger)
@@ -700,7 +718,8 @@ def _firing_reason(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, sta
     wanted = " or ".join(sorted({s.type for s in (*rule.stop, *rule.step)})) or "the required action"
     if stage.name == "breach":
         return f"{began}; deadline {cycle.due.isoformat()} ({rule.describe_target()}) passed with no {wanted}."
-    return f"{began}; {format_duration(cycle.due - now)} left until {cycle.due.isoformat()} with no {wanted}."
+    left = max(cycle.due - now, dt.timedelta(0))
+    return f"{began}; {format_duration(left)} left until {cycle.due.isoformat()} with no {wanted}."
 
 
 def _retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None) -> str:

@@ -23,11 +23,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import msgspec
+from faust.types import TP
 
 from agents.due_index import DueIndex
 from agents.engine import new_case, next_due, process_event, tick
@@ -96,6 +97,10 @@ class DomainAgent:
     ticks: faust.TopicT
     cases: faust.Table
     index: DueIndex
+    watermark: dict[int, dt.datetime] = field(default_factory=dict)
+    """Per input partition: the latest recordedtime processed. While the partition has a
+    backlog, ticks decide cases only this far (see ``decide_until``)."""
+    processed_offset: dict[int, int] = field(default_factory=dict)
 
     @property
     def ticks_name(self) -> str:
@@ -119,7 +124,12 @@ class DomainAgent:
         raw = self.cases.get(key)
         state = decode_case(raw) if raw is not None else new_case(result.subject, self.domain)
         state.partition = message.partition
-        outcome = process_event(state, result, policy, now)
+        self.processed_offset[message.partition] = message.offset
+        mark = self.watermark.get(message.partition)
+        self.watermark[message.partition] = result.recordedtime if mark is None else max(mark, result.recordedtime)
+        # Decide as of when the record was entered: records behind it in a backlog may stop a
+        # clock, and firing before reading them would raise an alert only to retract it.
+        outcome = process_event(state, result, policy, now, as_of=result.recordedtime)
         if outcome.duplicate:
             metrics.event_counter(self.domain, "duplicate").inc()
             return
@@ -161,16 +171,34 @@ class DomainAgent:
             time.perf_counter() - started,
         )
 
+    def decide_until(self, partition: int) -> dt.datetime | None:
+        """None (the wall clock) once the partition's input is read to the end; while a backlog
+        remains, the latest record processed (``watermark``), or the epoch if none yet. Timers
+        of silent cases therefore fire on wall-clock time whenever the worker is caught up."""
+        tp = TP(input_topic(settings, self.domain), partition)
+        try:
+            highwater = app.consumer.highwater(tp)
+        except Exception:  # not known yet right after an assignment: do not hold timers back
+            return None
+        if highwater is None:
+            return None
+        done = self.processed_offset.get(partition, -1) + 1
+        committed = app.consumer._committed_offset.get(tp)  # next offset after the last commit
+        if max(done, committed or 0) >= highwater:
+            return None
+        return self.watermark.get(partition, dt.datetime(1970, 1, 1, tzinfo=UTC))
+
     async def on_tick(self, partition: int) -> None:
         if not self.index.is_built(partition):
             self._rebuild(partition)
         now = utcnow()
-        for key in self.index.pop_due(partition, now):
+        as_of = self.decide_until(partition)
+        for key in self.index.pop_due(partition, now if as_of is None else min(now, as_of)):
             raw = self.cases.get(key)
             if raw is None:
                 continue
             state = decode_case(raw)
-            alerts = tick(state, policy, now)
+            alerts = tick(state, policy, now, as_of=as_of)
             if alerts:
                 await emit_alerts(alerts)
                 self.cases[key] = encode_case(state)
