@@ -175,9 +175,12 @@ def process_event(
     ``recordedtime``: it cannot know yet what records entered after that say, so a clock a
     later record stops must not fire (and then be retracted) in between. Decisions never go
     back before what the case has already decided."""
-    decide = _decision_time(state, now, as_of)
     if event.id in state.seen:
         return Outcome(duplicate=True)
+    decide = _decision_time(state, now, as_of)
+    # Time runs on to when the record was entered before it is read, as it would have live:
+    # stages that passed before the record existed fire (a later rebuild may retract them).
+    passed = _run_to(state, policy, decide, now)
     state.seen.add(event.id)
     late_entry = event.recordedtime - event.time > policy.allowed_lateness
     stored = StoredEvent(
@@ -193,9 +196,9 @@ def process_event(
         changed |= _apply(state, policy, stored)
         changed |= _advance(state, policy, decide)
         alerts = _emit(state, policy, now, stored) if changed else []
-        return Outcome(alerts=alerts, late_entry=late_entry, forward_to=forward_to)
+        return Outcome(alerts=passed + alerts, late_entry=late_entry, forward_to=forward_to)
     alerts = _rebuild(state, policy, decide, now, stored)
-    return Outcome(alerts=alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
+    return Outcome(alerts=passed + alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
 
 
 def _forward_targets(state: CaseState, policy: Policy, stored: StoredEvent) -> list[str]:
@@ -208,8 +211,19 @@ def _forward_targets(state: CaseState, policy: Policy, stored: StoredEvent) -> l
 
 def tick(state: CaseState, policy: Policy, now: dt.datetime, as_of: dt.datetime | None = None) -> list[Alert]:
     """Time has moved on: raise the stages due by ``as_of`` (default ``now``, the wall clock)."""
-    decide = _decision_time(state, now, as_of)
-    return _emit(state, policy, now, None) if _advance(state, policy, decide) else []
+    return _run_to(state, policy, _decision_time(state, now, as_of), now)
+
+
+def _run_to(state: CaseState, policy: Policy, until: dt.datetime, now: dt.datetime) -> list[Alert]:
+    """Let time run to ``until`` one stage time at a time, saying each stage as it comes, as a
+    monitor ticking in real time would have: a worker catching up after a stop, or reading a
+    backlog, raises the same alerts as one that never fell behind (marked as hindsight)."""
+    alerts: list[Alert] = []
+    while (due := next_due(state)) is not None and due <= until:
+        if not _advance(state, policy, due):
+            break
+        alerts += _emit(state, policy, now, None)
+    return alerts
 
 
 def _decision_time(state: CaseState, now: dt.datetime, as_of: dt.datetime | None) -> dt.datetime:
@@ -257,7 +271,8 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
         if clock is None or clock.status in ("met", "cancelled", "not_applicable"):
             restartable = clock is None or stored.time >= (clock.ended_at or clock.anchor)
             if restartable and _matches(rule.start, stored, state.facts) and rule.applies(state.facts):
-                _replace(state, clock, _start_clock(state, policy, rule, stored))
+                if not (rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, stored.id)):
+                    _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue
         if _matches(rule.stop, stored, state.facts):
             _end(clock, "met", stored)
@@ -617,7 +632,8 @@ def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle) -> tuple[
     if event is None:
         return None
     when = f"{event.type} at {event.time.isoformat()}"
-    if event.type in {s.type for s in (*rule.stop, *rule.step)}:
+    required = rule.step if rule.kind == "chain" else rule.stop  # a chain's stop ends the need, it is no review
+    if event.type in {s.type for s in required}:
         late = event.time - cycle.due
         lateness = (
             f", {format_duration(late)} after the deadline" if late > dt.timedelta(0) else ", before the deadline"

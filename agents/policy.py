@@ -142,7 +142,8 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     due_field: str | None = None
     """Chains: the start or step event's data field that holds the next deadline (a set review time)."""
     unless_recorded: list[str] = []
-    """Immediate rules: the trigger does not break the rule if one of these was recorded at or before it."""
+    """The trigger does not break the rule, or the clock does not start, if one of these was
+    recorded at or before it (a PPN before closing; a resource deployed before the risk rose)."""
     only_if_recorded: list[str] = []
     """Clock rules: stages fire only in cases that recorded one of these by then (rest, where recorded)."""
     threshold: _Threshold | None = None
@@ -647,9 +648,10 @@ class _RuleBuilder:
             )
         if raw.trigger:
             raise self.fail("trigger", "only immediate rules have a trigger; clocks use clock.start")
-        if raw.unless_recorded or raw.threshold is not None or raw.key_field is not None:
-            raise self.fail("kind", "unless_recorded, threshold and key_field belong to immediate rules")
+        if raw.threshold is not None or raw.key_field is not None:
+            raise self.fail("kind", "threshold and key_field belong to immediate rules")
         common["only_if_recorded"] = self.recorded("only_if_recorded", raw.only_if_recorded)
+        common["unless_recorded"] = self.recorded("unless_recorded", raw.unless_recorded)
         if not sel["start"]:
             raise self.fail("clock.start", "a clock needs at least one start event")
         warnings = tuple(self.warning(i, w) for i, w in enumerate(raw.warnings))

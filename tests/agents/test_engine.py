@@ -75,7 +75,7 @@ def test_no_clock_runs_for_an_adult(policy: Policy) -> None:
 def test_an_unknown_age_does_not_silence_the_clock(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
     process_event(state, aa("requested", T0), policy, T0)
-    assert stages(tick(state, policy, T0 + 2 * H)) == [("breach", "firing")]
+    assert stages(tick(state, policy, T0 + 2 * H))[-1] == ("breach", "firing")
 
 
 def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Policy) -> None:
@@ -92,27 +92,37 @@ def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Pol
 
 def test_a_stage_missed_while_the_monitor_was_down_says_so(policy: Policy) -> None:
     state = child_waiting(policy)
-    (alert,) = tick(state, policy, T0 + 2 * H + 10 * M)
+    *_, alert = tick(state, policy, T0 + 2 * H + 10 * M)
     assert alert.hindsight and "monitor was not processing" in (alert.hindsight_reason or "")
-    (on_time,) = tick(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1))
-    assert not on_time.hindsight and on_time.hindsight_reason is None
+    *_, on_time = tick(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1))
+    assert on_time.stage == "breach" and not on_time.hindsight and on_time.hindsight_reason is None
+
+
+def test_a_monitor_that_fell_behind_says_every_stage_in_order_as_a_real_time_one_would(policy: Policy) -> None:
+    """Catching up after a stop raises the same alerts as ticking through, each marked as late;
+    so a worker reading a backlog agrees with replay (tests/integration/test_scenarios_live.py)."""
+    behind = tick(child_waiting(policy), policy, T0 + 3 * H)
+    on_time = child_waiting(policy)
+    ticked = [a for t in (H, 105 * M, 2 * H) for a in tick(on_time, policy, T0 + t)]
+    assert [(a.alert_id, a.stage_name) for a in behind] == [(a.alert_id, a.stage_name) for a in ticked]
+    assert all(a.hindsight for a in behind) and not any(a.hindsight for a in ticked)
 
 
 def test_a_late_record_of_arrival_retracts_the_stages_it_disproves(policy: Policy) -> None:
     state = child_waiting(policy)
     tick(state, policy, T0 + 2 * H)
     outcome = process_event(state, aa("arrived", T0 + 100 * M, recorded=T0 + 130 * M), policy, T0 + 130 * M)
-    assert stages(outcome.alerts) == [("breach", "retracted")]
-    assert "arrived at 2026-11-21T11:40:00+00:00, so this breach point" in outcome.alerts[0].reason
-    assert outcome.alerts[0].alert_id == alert_id(RULE, "CR-1", "1#0", "breach")
+    assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "retracted"), ("breach", "retracted")]
+    assert "arrived at 2026-11-21T11:40:00+00:00, so this breach point" in outcome.alerts[-1].reason
+    assert outcome.alerts[-1].alert_id == alert_id(RULE, "CR-1", "1#0", "breach")
 
 
 def test_an_arrival_after_the_deadline_satisfies_the_breach_and_says_how_late(policy: Policy) -> None:
     state = child_waiting(policy)
-    (breach,) = tick(state, policy, T0 + 2 * H)
+    *_, breach = tick(state, policy, T0 + 2 * H)
     outcome = process_event(state, aa("arrived", T0 + 3 * H), policy, T0 + 3 * H)
-    assert stages(outcome.alerts) == [("breach", "satisfied")]
-    satisfied = outcome.alerts[0]
+    assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "satisfied"), ("breach", "satisfied")]
+    satisfied = outcome.alerts[-1]
     assert satisfied.alert_id == breach.alert_id and satisfied.revision == breach.revision + 1
     assert "1h after the deadline" in satisfied.reason
     assert state.clocks[RULE].status == "met"
@@ -161,7 +171,7 @@ def test_alert_ids_are_deterministic_across_a_replay(policy: Policy) -> None:
         return [a.alert_id for t in (H, 2 * H) for a in tick(state, policy, T0 + t)]
 
     first, second = run(), run()
-    assert first == second and len(set(first)) == 2
+    assert first == second and len(set(first)) == 3
 
 
 def test_elapsed_time_ignores_the_autumn_clock_change(policy: Policy) -> None:
@@ -178,7 +188,7 @@ def test_elapsed_time_ignores_the_autumn_clock_change(policy: Policy) -> None:
 
 def test_every_alert_explains_itself(policy: Policy) -> None:
     state = child_waiting(policy)
-    (alert,) = tick(state, policy, T0 + 2 * H + 5 * M)
+    *_, alert = tick(state, policy, T0 + 2 * H + 5 * M)
     assert alert.rule_id == RULE and alert.rule_version == 1
     assert alert.local_standard and alert.legal_basis.startswith("local standard")
     assert alert.area == "SUITE-A" and alert.case == "CR-1"
@@ -204,4 +214,4 @@ def test_case_state_survives_encoding_for_the_table(policy: Policy) -> None:
     tick(state, policy, T0 + H)
     restored = CASE_DECODER.decode(CASE_ENCODER.encode(state))
     assert restored == state
-    assert stages(tick(restored, policy, T0 + 2 * H)) == [("breach", "firing")]
+    assert stages(tick(restored, policy, T0 + 2 * H)) == [("warning-2", "firing"), ("breach", "firing")]

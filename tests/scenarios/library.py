@@ -1,0 +1,83 @@
+"""The scenario library: inspection case studies as event files with the alerts they must raise.
+
+A scenario is YAML: a ``start`` instant, events at offsets from it (``at``, and ``recorded``
+when the record was entered later), and ``expect``: every alert message the case must
+produce, as ``case rule stage status`` lines. Data values written ``@<offset>`` are times
+at that offset from the start (a relevant time, a review time). Event ids are derived from
+the scenario and the event's position, so alert ids are the same on every run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.durations import parse_duration
+
+HERE = Path(__file__).resolve().parent
+NAMESPACE = uuid.UUID("6f1c1c1e-2b1a-4c55-9d0e-7a3b8f0e5c11")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    name: str
+    subject: str
+    start: dt.datetime
+    until: dt.datetime
+    raw_events: tuple[dict[str, Any], ...]
+    expect: tuple[str, ...]
+
+    def cloudevents(self, shift: dt.timedelta = dt.timedelta(0)) -> list[dict[str, Any]]:
+        """The events as structured-mode CloudEvents, every time moved by ``shift``."""
+        out = []
+        for i, raw in enumerate(self.raw_events):
+            at = self.start + parse_duration(str(raw["at"])) + shift
+            recorded = self.start + parse_duration(str(raw.get("recorded", raw["at"]))) + shift
+            data = {k: self._value(v, shift) for k, v in (raw.get("data") or {}).items()}
+            out.append(
+                {
+                    "specversion": "1.0",
+                    "id": str(uuid.uuid5(NAMESPACE, f"{self.path.stem}#{i}")),
+                    "source": "scenario",
+                    "type": raw["type"],
+                    "subject": raw.get("subject", self.subject),
+                    "time": at.isoformat(),
+                    "recordedtime": recorded.isoformat(),
+                    "data": data,
+                }
+            )
+        return out
+
+    def _value(self, value: Any, shift: dt.timedelta) -> Any:
+        if isinstance(value, str) and value.startswith("@"):
+            return (self.start + parse_duration(value[1:]) + shift).isoformat()
+        return value
+
+
+def load(path: Path) -> Scenario:
+    doc = yaml.safe_load(path.read_text())
+    start = dt.datetime.fromisoformat(str(doc["start"])).astimezone(dt.UTC)
+    return Scenario(
+        path=path,
+        name=doc["name"],
+        subject=doc["subject"],
+        start=start,
+        until=start + parse_duration(str(doc["until"])),
+        raw_events=tuple(doc["events"]),
+        expect=tuple(doc.get("expect") or ()),
+    )
+
+
+def all_scenarios() -> list[Scenario]:
+    return [load(p) for p in sorted(HERE.glob("*.yaml"))]
+
+
+def summary_line(alert: dict[str, Any]) -> str:
+    """How an alert message is written in a scenario's ``expect``."""
+    return f"{alert['case']} {alert['rule_id']} {alert['stage_name']} {alert['status']}"
