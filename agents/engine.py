@@ -270,9 +270,14 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
         clock = state.clocks.get(rule.id)
         if clock is None or clock.status in ("met", "cancelled", "not_applicable"):
             restartable = clock is None or stored.time >= (clock.ended_at or clock.anchor)
-            if restartable and _matches(rule.start, stored, state.facts) and rule.applies(state.facts):
-                if not (rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, stored.id)):
-                    _replace(state, clock, _start_clock(state, policy, rule, stored))
+            already_done = bool(rule.unless_recorded) and _recorded(state, rule.unless_recorded, stored.time, stored.id)
+            if (
+                restartable
+                and not already_done
+                and _matches(rule.start, stored, state.facts)
+                and rule.applies(state.facts)
+            ):
+                _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue
         if _matches(rule.stop, stored, state.facts):
             _end(clock, "met", stored)
@@ -688,11 +693,19 @@ def _say(
         explanation=rule.explanation,
         action=rule.action,
         policy_note=note,
-        timeline=tuple(
-            TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late)
-            for e in state.events
-            if e.time <= max(now, context.stage_at)
-        ),
+        timeline=_timeline(state, rule, max(now, context.stage_at)),
+    )
+
+
+def _timeline(state: CaseState, rule: Rule, until: dt.datetime) -> tuple[TimelineEntry, ...]:
+    """The events that matter to this rule (and the case's first record, for context), in
+    event-time order, each with when it was recorded and whether it was entered late."""
+    relevant = rule.relevant_types
+    first = state.events[0].id if state.events else None
+    return tuple(
+        TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late)
+        for e in state.events
+        if e.time <= until and (e.type in relevant or e.id == first)
     )
 
 

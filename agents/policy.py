@@ -371,6 +371,11 @@ class Rule:
         )
         return {s.type for s in selectors} | {e.selector.type for e in self.extensions}
 
+    @property
+    def relevant_types(self) -> frozenset[str]:
+        """Every event type this rule reads: what an alert's timeline shows."""
+        return frozenset(self.event_types()) | self.unless_recorded | self.only_if_recorded
+
     def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
         """(stage name, offset from the span's start) in time order, the breach last at ``span``.
         Warnings at or past the deadline are dropped: the breach supersedes them."""

@@ -154,6 +154,21 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from agents.policy import load_policy
+    from agents.rules_doc import is_current, render
+
+    policy = load_policy()
+    if args.check:
+        if is_current(args.out, policy):
+            return 0
+        print(f"stale: {args.out} (run: watchkeeper rules)", file=sys.stderr)
+        return 1
+    args.out.write_text(render(policy), encoding="utf-8")
+    print(f"wrote {len(policy.rules)} rules to {args.out}")
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from agents.durations import parse_duration
     from agents.policy import DEFAULT_PACKS, load_policy
@@ -308,6 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=REPO / "docs" / "schemas", help="directory (default docs/schemas)")
     p.add_argument("--check", action="store_true", help="exit 1 if the files on disk are not current")
     p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser(
+        "rules",
+        help="write docs/rules.md from the built-in policy packs",
+        description="Write the rule reference (every rule, its legal basis, defaults and parameters).",
+    )
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "rules.md", help="file (default docs/rules.md)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file on disk is not current")
+    p.set_defaults(func=cmd_rules)
     return parser
 
 

@@ -18,7 +18,7 @@ from agents.policy import Policy, load_policy
 from agents.replay import replay
 from alerts.model import Alert
 from streams.validation import Event, decode_event
-from tests.conftest import T0, cloudevent
+from tests.conftest import REPO, T0, cloudevent
 
 H = dt.timedelta(hours=1)
 
@@ -441,3 +441,25 @@ def test_the_initiating_officer_check_needs_the_initiating_fact(policy: Policy) 
     """No initiating officer on record: not known to be the same officer, so no alert."""
     case = Case([designated(0.5, "OFF-1")], until=1)
     assert breaches(case, policy, "protection.designated_officer.independence") == []
+
+
+def test_the_example_force_file_changes_the_outcome() -> None:
+    """An AA who arrives after 1 h 30 m: within the 2 h default, a breach of the force's 1 h."""
+    waited = Case(
+        [detained(), (0, "custody.appropriate_adult.requested", {}), (1.5, "custody.appropriate_adult.arrived", {})],
+        until=3,
+    )
+    rule = "custody.appropriate_adult.arrival"
+    assert breaches(waited, load_policy(), rule) == []
+    force = load_policy(overrides=[REPO / "deploy" / "policy" / "example-force-overrides.yaml"])
+    (breach,) = breaches(waited, force, rule)
+    assert breach.policy_note and "example-force-overrides.yaml" in breach.policy_note
+
+
+def test_an_alerts_timeline_shows_the_events_that_matter_to_its_rule(policy: Policy) -> None:
+    case = Case(
+        [detained(), (0.2, "custody.healthcare.requested", {}), review(1.5), (2, "custody.healthcare.seen", {})],
+        until=3,
+    )
+    (breach,) = breaches(case, policy, "custody.healthcare.seen")
+    assert [entry.type for entry in breach.timeline] == ["custody.detention.authorised", "custody.healthcare.requested"]

@@ -2,9 +2,9 @@
 
 Every scenario is moved in time so that it ends a few seconds ago, and all their events
 are sent in the order they were entered, as source systems publish them. The worker then
-works through them as a backlog (started after they are all published), and the alerts it raises must be the ones replay gives for
-the same events: the same alert ids, each with the same lifecycle (firing, satisfied,
-cleared, retracted) revision by revision.
+works through them as a backlog (it starts after they are all published), and the alerts
+it raises must be the ones replay gives for the same events: the same alert ids, each with
+the same lifecycle (firing, satisfied, cleared, retracted) revision by revision.
 """
 
 from __future__ import annotations

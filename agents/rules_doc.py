@@ -1,0 +1,99 @@
+"""docs/rules.md, generated from the policy packs: one place to read every rule.
+
+``watchkeeper rules`` writes it; ``watchkeeper rules --check`` (and a test) fails when the
+file no longer matches the packs, so the reference can never drift from the rules that run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.policy import PACKS_DIR, Policy, Rule
+
+HEADER = """# Rules
+
+Generated from the policy packs in [`agents/packs/`](../agents/packs/) by `watchkeeper rules`.
+Do not edit: change a pack and run `watchkeeper rules` again (a test fails while this file
+is out of date). A force changes the parameters marked *overridable* in its own override
+file (see [policy.md](policy.md) and
+[`deploy/policy/example-force-overrides.yaml`](../deploy/policy/example-force-overrides.yaml)).
+
+Rules whose legal basis starts "local standard" have thresholds that no law fixes: the
+defaults here are starting points for a force to set.
+"""
+
+KIND = {"deadline": "clock", "chain": "chain of deadlines", "immediate": "immediate: the event alone breaks it"}
+
+
+def _value(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _events(label: str, types: list[str]) -> str:
+    return f"| {label} | {', '.join(f'`{t}`' for t in types)} |" if types else ""
+
+
+def _rule(rule: Rule) -> str:
+    lines = [
+        f"### `{rule.id}` (version {rule.version})",
+        "",
+        f"**{rule.title}.** {rule.explanation}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| kind | {KIND[rule.kind]} |",
+        f"| legal basis | {rule.legal_basis}{' **(local standard)**' if rule.is_local_standard else ''} |",
+        f"| target | {rule.describe_target()} |",
+    ]
+    if rule.applies_when:
+        conditions = "; ".join(f"`{c.name}` {c.op} `{_value(c.value)}`" for c in rule.applies_when)
+        lines.append(f"| applies when | {conditions} |")
+    for label, selectors in (
+        ("starts on", rule.start),
+        ("required action", rule.step if rule.kind == "chain" else rule.stop),
+        ("ends on", rule.stop if rule.kind == "chain" else ()),
+        ("cancelled by", rule.cancel),
+        ("paused by", rule.pause),
+        ("breaks on", rule.trigger),
+    ):
+        if selectors:
+            text = ", ".join(f"`{s.type}`" + (" (with conditions)" if s.when else "") for s in selectors)
+            lines.append(f"| {label} | {text} |")
+    if rule.extensions:
+        text = ", ".join(f"`{e.selector.type}`" for e in rule.extensions)
+        lines.append(f"| extended by | {text}; never beyond {rule.max} |" if rule.max else f"| extended by | {text} |")
+    for label, types in (("unless recorded", rule.unless_recorded), ("only where recorded", rule.only_if_recorded)):
+        line = _events(label, sorted(types))
+        if line:
+            lines.append(line)
+    if rule.key_field:
+        lines.append(f"| counted per | `{rule.key_field}` |")
+    params = "; ".join(f"`{name}`: {value}" for name, value in rule.parameters)
+    lines += [f"| parameters (overridable) | {params} |", f"| action | {rule.action} |", ""]
+    return "\n".join(lines)
+
+
+def render(policy: Policy) -> str:
+    sections = [HEADER]
+    by_pack: dict[str, list[Rule]] = {}
+    for rule in policy.rules:
+        by_pack.setdefault(rule.id.split(".", 1)[0], []).append(rule)
+    titles = {"custody": "Custody (PACE 1984)", "protection": "Police protection (Children Act 1989 s.46)"}
+    titles |= {"missing": "Missing children", "incident": "Incidents"}
+    sections.append("| rule | title | target | legal basis |\n|---|---|---|---|")
+    for rule in policy.rules:
+        basis = "local standard" if rule.is_local_standard else rule.legal_basis.split(":")[0].strip()
+        sections[-1] += f"\n| [`{rule.id}`](#{rule.id.replace('.', '')}-version-{rule.version}) "
+        sections[-1] += f"| {rule.title} | {rule.describe_target()} | {basis} |"
+    sections[-1] += "\n"
+    for pack, rules in by_pack.items():
+        sections.append(f"## {titles.get(pack, pack)}\n")
+        sections += [_rule(rule) for rule in rules]
+    return "\n".join(sections).rstrip() + "\n"
+
+
+DOC = PACKS_DIR.parents[1] / "docs" / "rules.md"
+
+
+def is_current(path: Path, policy: Policy) -> bool:
+    return path.is_file() and path.read_text(encoding="utf-8") == render(policy)

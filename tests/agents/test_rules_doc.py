@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from agents.policy import load_policy
+from agents.rules_doc import DOC, render
+
+
+def test_docs_rules_md_is_generated_from_the_packs_and_current() -> None:
+    assert DOC.read_text(encoding="utf-8") == render(load_policy()), "stale: run `watchkeeper rules`"
+
+
+def test_every_rule_appears_with_its_legal_basis_and_parameters() -> None:
+    text = render(load_policy())
+    for rule in load_policy().rules:
+        assert f"### `{rule.id}` (version {rule.version})" in text
+        assert rule.legal_basis in text and rule.action in text
+    assert "`targets`: emergency: 15m, priority: 1h, scheduled: 48h" in text
