@@ -315,23 +315,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser(
-        "schemas",
-        help="write the JSON Schema of every event type",
-        description="Write docs/schemas/<type>.json for every event type in the contract.",
-    )
-    p.add_argument("--out", type=Path, default=REPO / "docs" / "schemas", help="directory (default docs/schemas)")
-    p.add_argument("--check", action="store_true", help="exit 1 if the files on disk are not current")
-    p.set_defaults(func=cmd_schemas)
-
-    p = sub.add_parser(
-        "rules",
-        help="write docs/rules.md from the built-in policy packs",
-        description="Write the rule reference (every rule, its legal basis, defaults and parameters).",
-    )
-    p.add_argument("--out", type=Path, default=REPO / "docs" / "rules.md", help="file (default docs/rules.md)")
-    p.add_argument("--check", action="store_true", help="exit 1 if the file on disk is not current")
-    p.set_defaults(func=cmd_rules)
+    for name, what, description, default, func in (
+        (
+            "schemas",
+            "write the JSON Schema of every event type",
+            "Write docs/schemas/<type>.json for every event type in the contract.",
+            REPO / "docs" / "schemas",
+            cmd_schemas,
+        ),
+        (
+            "rules",
+            "write docs/rules.md from the built-in policy packs",
+            "Write the rule reference (every rule, its legal basis, defaults and parameters).",
+            REPO / "docs" / "rules.md",
+            cmd_rules,
+        ),
+    ):
+        p = sub.add_parser(name, help=what, description=description)
+        p.add_argument(
+            "--out", type=Path, default=default, help=f"where to write (default {default.relative_to(REPO)})"
+        )
+        p.add_argument("--check", action="store_true", help="exit 1 if what is on disk is not current")
+        p.set_defaults(func=func)
     return parser
 
 
