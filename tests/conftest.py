@@ -270,28 +270,55 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 # ----------------------------------------------------------------------------- webhook receiver
 class Receiver:
-    """A real HTTP server on loopback that records every POST."""
+    """A real HTTP server on loopback that records every POST (headers, body, arrival time).
 
-    def __init__(self) -> None:
+    ``script`` holds the answers for the next requests, as (status, headers); when it is
+    empty the answer is 204. ``down()`` closes the port and ``up()`` opens it again, on the
+    same port, as a receiver that goes away for a while and comes back."""
+
+    def __init__(self, port: int = 0) -> None:
         received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
+        arrivals = self.arrivals = []  # type: list[float]
+        script = self.script = []  # type: list[tuple[int, dict[str, str]]]
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                received.append((dict(self.headers), body))
-                self.send_response(204)
+                status, headers = script.pop(0) if script else (204, {})
+                arrivals.append(time.monotonic())
+                if 200 <= status < 300:
+                    received.append((dict(self.headers), body))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", "0")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._handler = Handler
+        self._start(port)
+
+    def _start(self, port: int) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def up(self) -> None:
+        self._start(self.port)
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(body) for _, body in self.received]
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
-    r.server.shutdown()
+    r.down()

@@ -1,0 +1,211 @@
+"""An alert's life after the engine raised it: who is told, when, and what people did about it.
+
+Pure: no Faust, no HTTP, no clock reads. The dispatcher agent (alerts/dispatch.py) holds one
+``AlertRecord`` per alert id in a table and feeds it the engine's messages, people's
+acknowledgements and ticks; this module says what changes and which notifications are due.
+
+States: raised (a warning or a breach) → acknowledged (someone has seen it) → satisfied (the
+required action was recorded), resolved (no longer needed) or retracted (the records show
+the case was compliant). An acknowledgement is not compliance: the legal clock keeps running
+in the engine, and an ack stops escalation only where the policy says so.
+
+Escalation is by role, from the policy routed when the alert was first raised; that policy
+is copied into the record and stays with the alert even if the configuration changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final, Literal
+
+import msgspec
+
+from alerts.config import NotifyConfig, Policy
+from alerts.model import Alert
+
+State = Literal["raised", "acknowledged", "satisfied", "resolved", "retracted"]
+Action = Literal["trigger", "acknowledge", "resolve"]
+"""What a receiver should do with its page (PagerDuty's event actions)."""
+CLOSED: Final = frozenset({"satisfied", "resolved", "retracted"})
+_CLOSING: Final[dict[str, State]] = {"satisfied": "satisfied", "cleared": "resolved", "retracted": "retracted"}
+
+
+class Step(msgspec.Struct, array_like=True):
+    key: str
+    role: str
+    offset: float
+    """Seconds after the alert was raised."""
+
+
+class PolicySnapshot(msgspec.Struct):
+    name: str
+    steps: list[Step]
+    ack_stops_escalation: bool
+    ack_timeout: float | None
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicySnapshot:
+        steps = [Step(key, role, offset.total_seconds()) for key, role, offset in policy.steps()]
+        timeout = policy.ack_timeout.total_seconds() if policy.ack_timeout else None
+        return cls(policy.name, steps, policy.ack_stops_escalation, timeout)
+
+
+class Transition(msgspec.Struct, frozen=True):
+    """One line of an alert's audit history: what changed, when, by whom and why."""
+
+    alert_id: str
+    state: State
+    at: dt.datetime
+    by: str
+    reason: str
+    revision: int
+    """The engine's revision of the alert this transition saw."""
+
+
+class Notification(msgspec.Struct, frozen=True):
+    """Tell one role's receivers about one alert: goes to the outbox, one job per receiver."""
+
+    delivery_key: str
+    """Unique per alert revision, step and action: with the receiver name it is the webhook-id."""
+    role: str
+    action: Action
+    state: State
+    alert: Alert
+
+
+class AlertRecord(msgspec.Struct):
+    alert: Alert
+    state: State
+    policy: PolicySnapshot
+    raised_at: dt.datetime
+    done: list[str] = []
+    """Escalation steps already notified."""
+    paged_roles: list[str] = []
+    acked_by: str | None = None
+    acked_at: dt.datetime | None = None
+    ack_round: int = 0
+    """How many ack timeouts have re-notified this alert (names the re-notifications)."""
+    history: list[Transition] = []
+
+
+RECORD_ENCODER: Final = msgspec.msgpack.Encoder()
+RECORD_DECODER: Final = msgspec.msgpack.Decoder(AlertRecord)
+
+
+class Changes(msgspec.Struct):
+    notifications: list[Notification] = []
+    transitions: list[Transition] = []
+
+
+# ============================================================================= entry points
+def on_alert(
+    record: AlertRecord | None, alert: Alert, config: NotifyConfig, now: dt.datetime
+) -> tuple[AlertRecord | None, Changes]:
+    """A message from the engine about an alert (raised, deadline moved, closed)."""
+    out = Changes()
+    if record is not None and alert.revision <= record.alert.revision:
+        return record, out  # a copy (at-least-once) or an older revision: already handled
+    if record is None:
+        if alert.status != "firing":
+            return None, out  # closing an alert never raised here (raised before this layer existed)
+        policy = PolicySnapshot.of(config.route(alert.rule_id, alert.severity, alert.area))
+        record = AlertRecord(alert=alert, state="raised", policy=policy, raised_at=now)
+        _transition(record, out, "raised", now, "watchkeeper", f"{alert.stage} raised; policy {policy.name}")
+        _escalate(record, out, now)
+        return record, out
+    record.alert = alert
+    if alert.status in _CLOSING:
+        if record.state not in CLOSED:
+            _transition(record, out, _CLOSING[alert.status], now, "watchkeeper", alert.reason)
+            _tell_paged(record, out, "resolve", f"close-{alert.revision}")
+        return record, out
+    if alert.status == "firing" and record.state in CLOSED:  # raised again after a retraction
+        record.state, record.done, record.paged_roles, record.raised_at = "raised", [], [], now
+        _transition(record, out, "raised", now, "watchkeeper", "raised again: " + alert.reason)
+        _escalate(record, out, now)
+        return record, out
+    if record.state not in CLOSED:  # updated: the deadline moved; the people already paged hear it
+        _tell_paged(record, out, "trigger", f"update-{alert.revision}")
+    return record, out
+
+
+def on_ack(record: AlertRecord, user: str, now: dt.datetime, how: str) -> tuple[bool, str, Changes]:
+    """Someone has seen the alert. Returns (accepted, why, changes)."""
+    out = Changes()
+    if record.state in CLOSED:
+        return False, f"already {record.state}", out
+    if record.state == "acknowledged":
+        return False, f"already acknowledged by {record.acked_by}", out
+    record.acked_by, record.acked_at = user, now
+    _transition(record, out, "acknowledged", now, user, f"acknowledged ({how}); the legal clock keeps running")
+    _tell_paged(record, out, "acknowledge", f"ack-{record.ack_round}")
+    return True, "acknowledged", out
+
+
+def on_tick(record: AlertRecord, now: dt.datetime) -> Changes:
+    """Time has passed: escalate to the next tier, or re-notify after an ack timeout."""
+    out = Changes()
+    if record.state in CLOSED:
+        return out
+    expires = _ack_expires(record)
+    if expires is not None and now >= expires:
+        reason = f"acknowledged by {record.acked_by} but not satisfied within the ack timeout"
+        record.ack_round += 1
+        _transition(record, out, "raised", now, "watchkeeper", reason)
+        record.acked_by = record.acked_at = None
+        _tell_paged(record, out, "trigger", f"ack-timeout-{record.ack_round}")
+    _escalate(record, out, now)
+    return out
+
+
+def next_due(record: AlertRecord) -> dt.datetime | None:
+    """When this alert next needs a look: its next escalation step or its ack timeout."""
+    if record.state in CLOSED:
+        return None
+    expires = _ack_expires(record)
+    times = [expires] if expires is not None else []
+    if _escalating(record):
+        pending = [s for s in record.policy.steps if s.key not in record.done]
+        if pending:
+            times.append(record.raised_at + dt.timedelta(seconds=pending[0].offset))
+    return min(times, default=None)
+
+
+# ============================================================================= internals
+def _ack_expires(record: AlertRecord) -> dt.datetime | None:
+    timeout = record.policy.ack_timeout
+    if record.state != "acknowledged" or timeout is None or record.acked_at is None:
+        return None
+    return record.acked_at + dt.timedelta(seconds=timeout)
+
+
+def _escalating(record: AlertRecord) -> bool:
+    return record.state == "raised" or (record.state == "acknowledged" and not record.policy.ack_stops_escalation)
+
+
+def _escalate(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
+    if not _escalating(record):
+        return
+    for step in record.policy.steps:
+        if step.key in record.done or record.raised_at + dt.timedelta(seconds=step.offset) > now:
+            continue
+        record.done.append(step.key)
+        if step.role not in record.paged_roles:
+            record.paged_roles.append(step.role)
+        out.notifications.append(
+            Notification(f"{record.alert.alert_id}.{step.key}", step.role, "trigger", record.state, record.alert)
+        )
+
+
+def _tell_paged(record: AlertRecord, out: Changes, action: Action, key: str) -> None:
+    for role in record.paged_roles:
+        out.notifications.append(
+            Notification(f"{record.alert.alert_id}.{key}", role, action, record.state, record.alert)
+        )
+
+
+def _transition(record: AlertRecord, out: Changes, state: State, now: dt.datetime, by: str, reason: str) -> None:
+    record.state = state
+    change = Transition(record.alert.alert_id, state, now, by, reason, record.alert.revision)
+    record.history.append(change)
+    out.transitions.append(change)

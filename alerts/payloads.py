@@ -1,0 +1,143 @@
+"""What a receiver gets: the redacted alert, in the receiver's format, signed where it can be.
+
+Every payload is built from ``redact``, an allow-list: pseudonymous ids, area or suite, the
+rule, times, the action to take and links. Nothing else from an alert or an event can
+reach a receiver, whatever the event carried.
+
+Formats: generic JSON signed per Standard Webhooks (with every current secret, so a
+receiver can rotate keys), Slack and Microsoft Teams incoming webhooks, PagerDuty Events v2
+(``dedup_key`` is the alert id; trigger, acknowledge and resolve follow the lifecycle), and
+the Prometheus Alertmanager v2 alerts API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Final
+
+from standardwebhooks import Webhook
+
+from alerts.config import Receiver
+from alerts.model import Alert
+
+ALLOWED: Final = (
+    "alert_id",
+    "revision",
+    "stage",
+    "stage_name",
+    "severity",
+    "rule_id",
+    "rule_version",
+    "rule_title",
+    "legal_basis",
+    "local_standard",
+    "domain",
+    "case",
+    "area",
+    "clock_started_at",
+    "deadline",
+    "stage_at",
+    "raised_at",
+    "overdue_seconds",
+    "target",
+    "hindsight",
+    "action",
+)
+"""The only alert fields a receiver sees. ``case`` is a pseudonymous reference by contract."""
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def redact(alert: Alert, state: str, links: dict[str, str]) -> dict[str, Any]:
+    body = {name: _plain(getattr(alert, name)) for name in ALLOWED}
+    body["state"] = state
+    body["status"] = alert.status
+    body["timeline"] = [{"type": e.type, "time": e.time.isoformat(), "late": e.late} for e in alert.timeline]
+    body["links"] = dict(links)
+    return body
+
+
+def summary(alert: Alert, state: str) -> str:
+    where = f" at {alert.area}" if alert.area else ""
+    return f"[{state.upper()} {alert.stage} {alert.severity}] {alert.rule_title}: case {alert.case}{where}"
+
+
+_PD_SEVERITY: Final = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
+
+
+def render(
+    receiver: Receiver, webhook_id: str, alert: Alert, state: str, action: str, links: dict[str, str], now: dt.datetime
+) -> tuple[bytes, dict[str, str]]:
+    """(body, headers) for one delivery. ``webhook_id`` is stable across retries and restarts."""
+    redacted = redact(alert, state, links)
+    text = summary(alert, state)
+    ack = links.get("acknowledge")
+    payload: Any
+    match receiver.format:
+        case "generic":
+            payload = {"type": f"watchkeeper.alert.{action}", "timestamp": now.isoformat(), "data": redacted}
+        case "slack":
+            more = f"\nAction: {alert.action}" + (f"\nAcknowledge: {ack}" if ack else "")
+            payload = {"text": text + more}
+        case "teams":
+            facts = [{"title": k, "value": str(redacted[k])} for k in ("rule_id", "case", "area", "deadline", "state")]
+            card: dict[str, Any] = {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [
+                    {"type": "TextBlock", "text": text, "wrap": True, "weight": "Bolder"},
+                    {"type": "FactSet", "facts": facts},
+                    {"type": "TextBlock", "text": alert.action, "wrap": True},
+                ],
+            }
+            if ack:
+                card["actions"] = [{"type": "Action.OpenUrl", "title": "Acknowledge", "url": ack}]
+            payload = {
+                "type": "message",
+                "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
+            }
+        case "pagerduty":
+            payload = {"routing_key": receiver.routing_key, "event_action": action, "dedup_key": alert.alert_id}
+            if action == "trigger":
+                payload["payload"] = {
+                    "summary": text[:1024],
+                    "source": "watchkeeper",
+                    "severity": _PD_SEVERITY.get(alert.severity, "error"),
+                    "timestamp": alert.raised_at.isoformat(),
+                    "component": alert.rule_id,
+                    "group": alert.area or alert.domain,
+                    "custom_details": redacted,
+                }
+                if ack:
+                    payload["links"] = [{"href": ack, "text": "Acknowledge in Watchkeeper"}]
+        case "alertmanager":
+            labels = {"alertname": alert.rule_id, "alert_id": alert.alert_id, "severity": alert.severity}
+            labels |= {"stage": alert.stage, "case": alert.case, "domain": alert.domain}
+            if alert.area:
+                labels["area"] = alert.area
+            entry: dict[str, Any] = {
+                "labels": labels,
+                "annotations": {"summary": text, "action": alert.action, "deadline": alert.deadline.isoformat()},
+                "startsAt": alert.stage_at.isoformat(),
+            }
+            if ack:
+                entry["generatorURL"] = ack
+            if action == "resolve":
+                entry["endsAt"] = now.isoformat()
+            payload = [entry]
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"content-type": "application/json", "webhook-id": webhook_id}
+    if receiver.secrets:
+        headers |= sign(receiver.secrets, webhook_id, now, body)
+    return body, headers
+
+
+def sign(secrets: tuple[str, ...], webhook_id: str, now: dt.datetime, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers: one ``v1,`` signature per current secret, space-separated."""
+    data = body.decode()
+    signatures = " ".join(Webhook(secret).sign(webhook_id, now, data) for secret in secrets)
+    return {"webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signatures}
