@@ -32,12 +32,13 @@ from faust.types import TP
 
 from agents.due_index import DueIndex
 from agents.engine import new_case, next_due, process_event, tick
-from agents.stored_case import decode_case, encode_case, read_header
+from agents.stored_case import decode_case, encode_case, index_entries
 from alerts.model import ALERT_ENCODER, Alert
-from streams import metrics
+from streams import metrics, ticks
 from streams.app import RAW_TABLE, app, policy, settings
-from streams.contract import DOMAINS, Domain
+from streams.contract import Domain
 from streams.stall_guard import StallGuard
+from streams.ticks import WATCHED_TOPICS
 from streams.topics import alerts_topic, deadletter_topic, input_topic, ticks_topic
 from streams.validation import Rejection, decode_event
 
@@ -156,12 +157,7 @@ class DomainAgent:
         owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_name]
         wanted = {p for p in owned if not self.index.is_built(p)} | {partition}
 
-        def entries() -> Iterable[tuple[int, bytes, float | None]]:
-            for key, raw in self.cases.items():
-                owner, due = read_header(raw)
-                yield owner, key, due
-
-        counts = self.index.build(wanted, entries())
+        counts = self.index.build(wanted, index_entries(self.cases.items()))
         metrics.OPEN_DEADLINES.labels(self.domain).set(len(self.index))
         log.info(
             "%s partitions %s: %d open deadlines indexed in %.3fs",
@@ -235,42 +231,15 @@ def domain_agent(domain: Domain) -> DomainAgent:
 
     process.__name__ = process.__qualname__ = f"{domain}_agent"
     app.agent(stream_topics, name=f"{domain}-agent", concurrency=1)(process)
+    ticks.register(events_name, handle.ticks, handle.index, alerts_topic(settings))
     DOMAIN_AGENTS[domain] = handle
     return handle
 
 
-@app.timer(interval=settings.tick_seconds)
-async def send_ticks() -> None:
-    """Runs on every worker: one tick per input partition this worker actively owns."""
-    if app.rebalancing or not DOMAIN_AGENTS:
-        return
-    owned = app.assignor.assigned_actives()
-    stamp = str(time.time()).encode()
-    for handle in DOMAIN_AGENTS.values():
-        events_name = input_topic(settings, handle.domain)
-        for tp in owned:
-            if tp.topic == events_name:
-                await handle.ticks.send(value=stamp, partition=tp.partition)
-
-
-stall_guard = StallGuard(
-    [alerts_topic(settings)] + [t for d in DOMAINS for t in (input_topic(settings, d), ticks_topic(settings, d))]
-)
+stall_guard = StallGuard(WATCHED_TOPICS)
 
 
 @app.timer(interval=5.0)
 async def guard_against_stalled_partitions() -> None:
     """See streams/stall_guard.py: re-reads records Faust fetched but never delivered."""
     await stall_guard.check(app)
-
-
-@app.on_partitions_revoked.connect
-async def _forget_index_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
-    for handle in DOMAIN_AGENTS.values():
-        handle.index.clear()
-
-
-@app.on_partitions_assigned.connect
-async def _forget_index_on_assign(sender: Any, assigned: Any, **_: Any) -> None:
-    for handle in DOMAIN_AGENTS.values():
-        handle.index.clear()

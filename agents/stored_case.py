@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import struct
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, next_due
@@ -22,13 +23,28 @@ if HEADER.size != 10:  # pragma: no cover - a guard on the struct format, not on
     raise AssertionError(HEADER.size)
 
 
+def with_header(partition: int, due: dt.datetime | None, payload: bytes) -> bytes:
+    """Any table record indexed by due time (a case, an alert's lifecycle) is stored this way."""
+    return HEADER.pack(partition, math.nan if due is None else due.timestamp()) + payload
+
+
+def payload(raw: bytes) -> memoryview:
+    return memoryview(raw)[HEADER.size :]
+
+
+def index_entries(items: Iterable[tuple[bytes, bytes]]) -> Iterator[tuple[int, bytes, float | None]]:
+    """(partition, key, due) of every stored record, for DueIndex.build, headers only."""
+    for key, raw in items:
+        partition, due = read_header(raw)
+        yield partition, key, due
+
+
 def encode_case(state: CaseState) -> bytes:
-    due = next_due(state)
-    return HEADER.pack(state.partition, math.nan if due is None else due.timestamp()) + CASE_ENCODER.encode(state)
+    return with_header(state.partition, next_due(state), CASE_ENCODER.encode(state))
 
 
 def decode_case(raw: bytes) -> CaseState:
-    return CASE_DECODER.decode(memoryview(raw)[HEADER.size :])
+    return CASE_DECODER.decode(payload(raw))
 
 
 def read_header(raw: bytes) -> tuple[int, float | None]:

@@ -261,9 +261,10 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
     )
 
 
-def from_settings(webhook_url: str | None) -> NotifyConfig:
+def from_settings(webhook_url: str | None, secret: str | None = None) -> NotifyConfig:
     """No notification file: the console, and one generic receiver if a URL is set."""
-    receivers = {"webhook": Receiver("webhook", webhook_url, "generic")} if webhook_url else {}
+    secrets = (secret,) if secret else ()
+    receivers = {"webhook": Receiver("webhook", webhook_url, "generic", secrets)} if webhook_url else {}
     return NotifyConfig(
         receivers=receivers,
         roles={"on_call": tuple(receivers)},

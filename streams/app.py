@@ -1,6 +1,6 @@
 """The Faust application: one per worker process, configured from the environment.
 
-Importing this module creates the app; ``agents`` and ``alerts.notify`` register their
+Importing this module creates the app; ``agents`` and ``alerts`` (dispatch, outbox, ack) register their
 agents on it. Settings that the Faust notes (../shared/reference/faust-notes.md) flag are
 set deliberately here: at-least-once processing, table data not served over HTTP, and the
 replication factor taken from settings rather than Faust's default of 1.
@@ -12,6 +12,8 @@ import faust
 from prometheus_client import REGISTRY, generate_latest
 
 from agents.policy import DEFAULT_PACKS, Policy, load_policy
+from alerts.config import NotifyConfig, from_settings
+from alerts.config import load as load_notify
 from watchkeeper.settings import Settings
 
 RAW_TABLE = {"key_type": bytes, "value_type": bytes}
@@ -21,6 +23,9 @@ Schema alone writes and recovers the changelog as JSON and recovery fails after 
 
 settings: Settings = Settings.from_env()
 policy: Policy = load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)
+notify_config: NotifyConfig = (
+    load_notify(settings.notify) if settings.notify else from_settings(settings.webhook_url, settings.webhook_secret)
+)
 
 app = faust.App(
     settings.app_id,

@@ -23,7 +23,7 @@ the notifier drops repeated alert revisions. Each repair is logged and counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import Any, Final
 
 from prometheus_client import Counter
@@ -38,8 +38,9 @@ REPAIRS: Final = Counter(
 
 
 class StallGuard:
-    def __init__(self, topics: Iterable[str]) -> None:
-        self.topics = frozenset(topics)
+    def __init__(self, topics: Collection[str]) -> None:
+        self.topics = topics
+        """Kept by reference: agents registered later (streams/ticks.py) are watched too."""
         self._last: dict[Any, tuple[int | None, int | None]] = {}
         self._still: dict[Any, int] = {}
 

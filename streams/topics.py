@@ -42,6 +42,26 @@ def deadletter_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}.deadletter"
 
 
+def alert_commands_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alert-commands"
+
+
+def alert_transitions_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alert-transitions"
+
+
+def alert_ticks_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alerts.ticks"
+
+
+def outbox_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.outbox"
+
+
+def deliveries_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.deliveries"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     retention = str(int(settings.retention_days * DAY_MS))
     n, rf = settings.partitions, settings.replication_factor
@@ -83,6 +103,22 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             "refused input with a machine-readable reason",
         )
     )
+    keep = {"cleanup.policy": "delete", "retention.ms": retention}
+    specs += [
+        TopicSpec(alert_commands_topic(settings), n, rf, keep, "acknowledgements from people, keyed by alert id"),
+        TopicSpec(
+            alert_transitions_topic(settings), n, rf, keep, "every lifecycle transition (who, when, why): the audit log"
+        ),
+        TopicSpec(
+            alert_ticks_topic(settings),
+            n,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
+            "wall-clock ticks that drive escalation and ack timeouts",
+        ),
+        TopicSpec(outbox_topic(settings), n, rf, keep, "deliveries to make, keyed by receiver: the durable outbox"),
+        TopicSpec(deliveries_topic(settings), n, rf, keep, "a receipt for every delivery attempt"),
+    ]
     return specs
 
 

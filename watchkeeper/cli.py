@@ -56,6 +56,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)  # configuration errors before Kafka
+    if settings.notify:
+        from alerts.config import load as load_notify
+
+        load_notify(settings.notify)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
     if report.problems:
@@ -65,7 +69,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import agents.custody
     import agents.incidents
     import agents.protection  # noqa: F401
-    import alerts.notify  # noqa: F401
+    import alerts.ack
+    import alerts.dispatch
+    import alerts.outbox  # noqa: F401
     from streams.app import app
 
     @app.task
@@ -356,9 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as exc:
         from agents.policy import PolicyError
+        from alerts.config import ConfigError
 
         if isinstance(exc, PolicyError):
             print(f"watchkeeper: bad policy: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, ConfigError):
+            print(f"watchkeeper: bad notification config: {exc}", file=sys.stderr)
             return 2
         raise
 

@@ -51,7 +51,7 @@ class _Receiver(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))["data"]
         _Receiver.received.append(body)
         self.send_response(204)
         self.end_headers()

@@ -42,7 +42,22 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "Policy pack YAML files, separated by ':'.",
     ),
     ("WATCHKEEPER_POLICY_OVERRIDES", "(none)", "Force override YAML files, separated by ':'; later files win."),
-    ("WATCHKEEPER_WEBHOOK_URL", "(none)", "Every alert is POSTed here as JSON."),
+    (
+        "WATCHKEEPER_NOTIFY",
+        "(none)",
+        "Notification file: receivers, escalation policies by role, routes, users, heartbeat (docs/notifications.md).",
+    ),
+    (
+        "WATCHKEEPER_WEBHOOK_URL",
+        "(none)",
+        "Without WATCHKEEPER_NOTIFY: one generic receiver that gets every alert, signed if "
+        "WATCHKEEPER_WEBHOOK_SECRET is set.",
+    ),
+    ("WATCHKEEPER_WEBHOOK_SECRET", "(none)", "Standard Webhooks secret (whsec_...) for WATCHKEEPER_WEBHOOK_URL."),
+    ("WATCHKEEPER_RETRY_BASE_SECONDS", "1.0", "First retry backoff of a webhook delivery; doubles each attempt."),
+    ("WATCHKEEPER_RETRY_CAP_SECONDS", "60", "Longest backoff between two delivery attempts."),
+    ("WATCHKEEPER_RETRY_ATTEMPTS", "8", "Attempts per delivery before it goes to the fallback receiver."),
+    ("WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", "30", "How long a receiver's circuit breaker stays open."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics)."),
     ("WATCHKEEPER_DATA_DIR", "/tmp/watchkeeper/<app id>", "Worker state directory (table stores)."),
     (
@@ -79,6 +94,12 @@ class Settings:
     """Policy packs; empty means the built-in packs."""
     policy_overrides: tuple[Path, ...] = ()
     webhook_url: str | None = None
+    webhook_secret: str | None = None
+    notify: Path | None = None
+    retry_base_seconds: float = 1.0
+    retry_cap_seconds: float = 60.0
+    retry_attempts: int = 8
+    breaker_cooldown_seconds: float = 30.0
     web_port: int = 6066
     data_dir: Path = Path("/tmp/watchkeeper/watchkeeper")
     store: str = "rocksdb://"
@@ -142,6 +163,14 @@ class Settings:
                 None,
                 lambda v: v is not None and v.startswith(("http://", "https://")),
                 "an http:// or https:// URL",
+            ),
+            webhook_secret=get("WATCHKEEPER_WEBHOOK_SECRET", str, None),
+            notify=get("WATCHKEEPER_NOTIFY", Path, None, lambda v: v is not None and v.is_file(), "an existing file"),
+            retry_base_seconds=get("WATCHKEEPER_RETRY_BASE_SECONDS", float, 1.0, lambda v: v > 0, "seconds above 0"),
+            retry_cap_seconds=get("WATCHKEEPER_RETRY_CAP_SECONDS", float, 60.0, lambda v: v > 0, "seconds above 0"),
+            retry_attempts=get("WATCHKEEPER_RETRY_ATTEMPTS", int, 8, lambda v: 1 <= v <= 100, "from 1 to 100"),
+            breaker_cooldown_seconds=get(
+                "WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", float, 30.0, lambda v: v >= 0, "seconds, zero or more"
             ),
             web_port=get("WATCHKEEPER_WEB_PORT", int, 6066, lambda v: 0 <= v <= 65535, "a TCP port"),
             data_dir=get("WATCHKEEPER_DATA_DIR", Path, Path("/tmp/watchkeeper") / app_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -56,9 +57,12 @@ def test_a_warning_then_a_breach_and_nothing_when_the_aa_arrives_in_time(
     lines = [line for line in worker.output().splitlines() if "case CR-WAITING" in line]
     assert [line.split(" ", 1)[0] for line in lines] == ["WARNING", "BREACH"]
 
-    posted = [json.loads(body) for _, body in receiver.received]
+    deadline = time.monotonic() + 30
+    while len(receiver.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    posted = [json.loads(body)["data"] for _, body in receiver.received]
     assert sorted((p["case"], p["stage"]) for p in posted) == [("CR-WAITING", "breach"), ("CR-WAITING", "warning")]
-    assert {h.get("webhook-id") for h, _ in receiver.received} == {f"{a['alert_id']}.{a['revision']}" for a in waiting}
+    assert {h.get("webhook-id") for h, _ in receiver.received} == {f"{a['alert_id']}.r0t0.webhook" for a in waiting}
 
     everything = json.dumps(alerts) + b"".join(body for _, body in receiver.received).decode() + worker.output()
     assert "Jane" not in everything and "High Street" not in everything

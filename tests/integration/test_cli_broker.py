@@ -36,9 +36,9 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
     }
     first = run(["topics"], env)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 8
+    assert first.stdout.count("created") == 13
     again = run(["topics"], env)
-    assert again.returncode == 0 and again.stdout.count("present") == 8
+    assert again.returncode == 0 and again.stdout.count("present") == 13
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:

@@ -1,0 +1,136 @@
+"""The outbox agent: makes each delivery the dispatcher put on the outbox topic, and the heartbeat.
+
+The outbox is a Kafka topic keyed by receiver, so a receiver that is down holds up only its
+own partition while its deliveries are retried. A job's offset is committed only after the
+delivery finished (delivered, refused, or failed over), so a worker that crashes mid-delivery
+leaves the job to be read again; the ``deliveries-done`` table and the receivers' dedup on
+``webhook-id`` make the repeat harmless.
+
+After the last attempt fails, the page goes to the fallback receiver, and a delivery-failure
+notice goes there too, to the console, and to ``watchkeeper_delivery_failures_total``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+
+import aiohttp
+import faust
+import msgspec
+
+from alerts.config import Receiver
+from alerts.deliver import Receipt, deliver
+from alerts.dispatch import JOB_DECODER, Job
+from alerts.payloads import render, sign
+from alerts.retry import CircuitBreaker, RetryPolicy
+from streams import metrics
+from streams.app import RAW_TABLE, app, notify_config, settings
+from streams.topics import deliveries_topic, outbox_topic
+
+log = logging.getLogger(__name__)
+raw = {"key_serializer": "raw", "value_serializer": "raw"}
+receipts_channel = app.topic(deliveries_topic(settings), **raw)
+done = app.Table("deliveries-done", partitions=settings.partitions, **RAW_TABLE)
+RETRY = RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_attempts)
+BREAKERS: dict[str, CircuitBreaker] = {}
+NEVER_OPEN = CircuitBreaker(threshold=1_000_000)
+"""Heartbeats: one try each, never held back (a missed beat is itself the signal)."""
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+_session: aiohttp.ClientSession | None = None
+
+
+async def http() -> aiohttp.ClientSession:
+    global _session
+    if _session is None or _session.closed:
+        _session = aiohttp.ClientSession()
+    return _session
+
+
+def breaker(name: str) -> CircuitBreaker:
+    return BREAKERS.setdefault(name, CircuitBreaker(cooldown=settings.breaker_cooldown_seconds))
+
+
+async def attempt(receiver: Receiver, job: Job, webhook_id: str) -> tuple[bool, list[Receipt]]:
+    def body(now: dt.datetime) -> tuple[bytes, dict[str, str]]:
+        return render(receiver, webhook_id, job.alert, job.state, job.action, job.links, now)
+
+    ok, receipts = await deliver(await http(), receiver, webhook_id, body, RETRY, breaker(receiver.name))
+    futures = [await receipts_channel.send(key=webhook_id.encode(), value=msgspec.json.encode(r)) for r in receipts]
+    for future in futures:
+        await future
+    for r in receipts:
+        metrics.DELIVERIES.labels(receiver.name, r.verdict).inc()
+    return ok, receipts
+
+
+async def fail_over(receiver: Receiver, job: Job, receipts: list[Receipt]) -> None:
+    metrics.DELIVERY_FAILURES.labels(receiver.name).inc()
+    last = receipts[-1] if receipts else None
+    why = f"{last.status or last.error} after {last.attempt} attempt(s)" if last else "no attempt"
+    print(f"DELIVERY FAILED | receiver {receiver.name} | alert {job.alert.alert_id} | {why}", flush=True)
+    fallback = notify_config.receivers.get(notify_config.fallback or "")
+    if fallback is None or fallback.name == receiver.name:
+        log.error(
+            "delivery of %s to %s failed (%s) and there is no fallback receiver", job.webhook_id, receiver.name, why
+        )
+        return
+    await attempt(fallback, job, f"{job.webhook_id}.fallback")
+    notice = {
+        "type": "watchkeeper.delivery_failure",
+        "receiver": receiver.name,
+        "alert_id": job.alert.alert_id,
+        "rule_id": job.alert.rule_id,
+        "case": job.alert.case,
+        "area": job.alert.area,
+        "why": why,
+    }
+    body = json.dumps(notice).encode()
+    failure_id = f"{job.webhook_id}.failure"
+
+    def render_notice(now: dt.datetime) -> tuple[bytes, dict[str, str]]:
+        headers = {"content-type": "application/json", "webhook-id": failure_id}
+        return body, headers | (sign(fallback.secrets, failure_id, now, body) if fallback.secrets else {})
+
+    await deliver(await http(), fallback, failure_id, render_notice, RETRY, breaker(fallback.name))
+
+
+@app.agent(app.topic(outbox_topic(settings), **raw), name="outbox", concurrency=1)
+async def outbox(stream: faust.StreamT[bytes]) -> None:
+    async for value in stream:
+        job = JOB_DECODER.decode(value)
+        key = job.webhook_id.encode()
+        if done.get(key) is not None:
+            continue  # delivered before a crash or a rebalance: the receipt is already out
+        receiver = notify_config.receivers.get(job.receiver)
+        if receiver is None:
+            log.error("outbox job %s names unknown receiver %s: dropped", job.webhook_id, job.receiver)
+            continue
+        ok, receipts = await attempt(receiver, job, job.webhook_id)
+        if not ok:
+            await fail_over(receiver, job, receipts)
+        done[key] = b"1" if ok else b"0"
+
+
+if notify_config.heartbeat_interval is not None and notify_config.heartbeat_receivers:
+
+    @app.timer(interval=notify_config.heartbeat_interval.total_seconds())
+    async def heartbeat() -> None:
+        """Every worker says it is alive; a receiver that stops hearing one knows the monitor died."""
+        now = dt.datetime.now(dt.UTC)
+        for name in notify_config.heartbeat_receivers:
+            receiver = notify_config.receivers[name]
+            beat_id = f"heartbeat.{WORKER}.{int(now.timestamp())}.{name}"
+            body = json.dumps({"type": "watchkeeper.heartbeat", "worker": WORKER, "at": now.isoformat()}).encode()
+
+            def render_beat(
+                at: dt.datetime, body: bytes = body, beat_id: str = beat_id, r: Receiver = receiver
+            ) -> tuple[bytes, dict[str, str]]:
+                headers = {"content-type": "application/json", "webhook-id": beat_id}
+                return body, headers | (sign(r.secrets, beat_id, at, body) if r.secrets else {})
+
+            ok, _ = await deliver(await http(), receiver, beat_id, render_beat, RetryPolicy(attempts=1), NEVER_OPEN)
+            metrics.HEARTBEATS.labels(name, "delivered" if ok else "failed").inc()
