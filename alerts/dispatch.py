@@ -55,6 +55,8 @@ class Job(msgspec.Struct, frozen=True):
     state: str
     alert: Alert
     links: dict[str, str] = {}
+    finished: bool = False
+    """A marker the outbox sends itself when the delivery is over (see alerts/outbox.py)."""
 
 
 class AckCommand(msgspec.Struct, frozen=True):
@@ -156,8 +158,9 @@ class Dispatcher:
             self.store(partition, key, record)
 
 
+COMMANDS_TOPIC = alert_commands_topic(settings)
 dispatcher = Dispatcher(notify_config, DueIndex())
-ticks.register(alerts_topic(settings), ticks_channel, dispatcher.index, outbox_topic(settings))
+ticks.register(alerts_topic(settings), ticks_channel, dispatcher.index, COMMANDS_TOPIC)
 ALERTS, COMMANDS, TICKS = alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)
 
 

@@ -1,10 +1,10 @@
 """The outbox agent: makes each delivery the dispatcher put on the outbox topic, and the heartbeat.
 
-The outbox is a Kafka topic keyed by receiver, so a receiver that is down holds up only its
-own partition while its deliveries are retried. A job's offset is committed only after the
-delivery finished (delivered, refused, or failed over), so a worker that crashes mid-delivery
-leaves the job to be read again; the ``deliveries-done`` table and the receivers' dedup on
-``webhook-id`` make the repeat harmless.
+The outbox is a Kafka topic keyed by receiver. Each receiver gets its own lane (``Lanes``),
+so one that is down holds up only its own deliveries while they are retried. A job's
+offset is committed only after its delivery finished (delivered, refused, or failed over),
+so a worker that crashes mid-delivery leaves the job to be read again; receivers drop a
+repeat by its ``webhook-id``.
 
 After the last attempt fails, the page goes to the fallback receiver, and a delivery-failure
 notice goes there too, to the console, and to ``watchkeeper_delivery_failures_total``.
@@ -12,6 +12,7 @@ notice goes there too, to the console, and to ``watchkeeper_delivery_failures_to
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -24,17 +25,16 @@ import msgspec
 
 from alerts.config import Receiver
 from alerts.deliver import Receipt, deliver
-from alerts.dispatch import JOB_DECODER, Job
+from alerts.dispatch import JOB_DECODER, JOB_ENCODER, Job, outbox_channel
 from alerts.payloads import render, sign
 from alerts.retry import CircuitBreaker, RetryPolicy
 from streams import metrics
 from streams.app import RAW_TABLE, app, notify_config, settings
-from streams.topics import deliveries_topic, outbox_topic
+from streams.topics import deliveries_topic
 
 log = logging.getLogger(__name__)
 raw = {"key_serializer": "raw", "value_serializer": "raw"}
 receipts_channel = app.topic(deliveries_topic(settings), **raw)
-done = app.Table("deliveries-done", partitions=settings.partitions, **RAW_TABLE)
 RETRY = RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_attempts)
 BREAKERS: dict[str, CircuitBreaker] = {}
 NEVER_OPEN = CircuitBreaker(threshold=1_000_000)
@@ -98,21 +98,81 @@ async def fail_over(receiver: Receiver, job: Job, receipts: list[Receipt]) -> No
     await deliver(await http(), fallback, failure_id, render_notice, RETRY, breaker(fallback.name))
 
 
-@app.agent(app.topic(outbox_topic(settings), **raw), name="outbox", concurrency=1)
+pending = app.Table("outbox-pending", partitions=settings.partitions, **RAW_TABLE)
+"""Jobs read and not yet finished, by webhook-id: what a restarted or new owner must resume."""
+
+
+class Lanes:
+    """One queue and one task per receiver: a receiver that is down holds up only its own
+    deliveries, in order (so PagerDuty sees trigger, acknowledge, resolve in turn).
+
+    Durability does not depend on Faust's offset commits: the agent records each job in the
+    ``outbox-pending`` table (changelog-backed) before handing it to a lane, and a lane that
+    finishes sends a ``finished`` marker to the outbox under the same key, which the agent
+    reads on the same partition and uses to delete the entry. Every few seconds each worker
+    resubmits the pending jobs of the partitions it owns that no lane is working on: after a
+    crash, a rebalance, or a record Faust dropped. A receiver may then see a repeat, with the
+    same webhook-id."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, asyncio.Queue[Job]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.in_flight: set[str] = set()
+
+    def submit(self, job: Job) -> None:
+        if job.webhook_id in self.in_flight:
+            return
+        self.in_flight.add(job.webhook_id)
+        queue = self.queues.get(job.receiver)
+        if queue is None:
+            queue = self.queues[job.receiver] = asyncio.Queue()
+            self.tasks[job.receiver] = asyncio.ensure_future(self._run(queue))
+        queue.put_nowait(job)
+
+    async def _run(self, queue: asyncio.Queue[Job]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                receiver = notify_config.receivers.get(job.receiver)
+                if receiver is None:
+                    log.error("outbox job %s names unknown receiver %s: dropped", job.webhook_id, job.receiver)
+                else:
+                    ok, receipts = await attempt(receiver, job, job.webhook_id)
+                    if not ok:
+                        await fail_over(receiver, job, receipts)
+                marker = msgspec.structs.replace(job, finished=True)
+                fut = await outbox_channel.send(key=job.receiver.encode(), value=JOB_ENCODER.encode(marker))
+                await fut
+            except Exception:  # the job stays pending and is resubmitted; the lane carries on
+                log.exception("outbox delivery of %s failed unexpectedly", job.webhook_id)
+            finally:
+                self.in_flight.discard(job.webhook_id)
+
+
+lanes = Lanes()
+
+
+@app.agent(outbox_channel, name="outbox", concurrency=1)
 async def outbox(stream: faust.StreamT[bytes]) -> None:
     async for value in stream:
         job = JOB_DECODER.decode(value)
         key = job.webhook_id.encode()
-        if done.get(key) is not None:
-            continue  # delivered before a crash or a rebalance: the receipt is already out
-        receiver = notify_config.receivers.get(job.receiver)
-        if receiver is None:
-            log.error("outbox job %s names unknown receiver %s: dropped", job.webhook_id, job.receiver)
+        if job.finished:
+            if pending.get(key) is not None:
+                del pending[key]
             continue
-        ok, receipts = await attempt(receiver, job, job.webhook_id)
-        if not ok:
-            await fail_over(receiver, job, receipts)
-        done[key] = b"1" if ok else b"0"
+        if pending.get(key) is None:
+            pending[key] = value
+            lanes.submit(job)
+
+
+@app.timer(interval=5.0)
+async def resume_pending() -> None:
+    """Resubmit pending jobs no lane holds (reads the table only: timers cannot write it)."""
+    if app.rebalancing:
+        return
+    for _, value in list(pending.items()):
+        lanes.submit(JOB_DECODER.decode(value))
 
 
 if notify_config.heartbeat_interval is not None and notify_config.heartbeat_receivers:

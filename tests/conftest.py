@@ -148,7 +148,13 @@ class Deployment:
 
         if kind in ("custody", "protection", "incidents"):
             return topics.input_topic(self.settings, kind)  # type: ignore[arg-type]
-        return {"alerts": topics.alerts_topic, "deadletter": topics.deadletter_topic}[kind](self.settings)
+        named = {
+            "alerts": topics.alerts_topic,
+            "deadletter": topics.deadletter_topic,
+            "alert-transitions": topics.alert_transitions_topic,
+            "deliveries": topics.deliveries_topic,
+        }
+        return named[kind](self.settings)
 
     def start_worker(self, data_slot: int | None = None) -> WorkerProcess:
         """Each worker keeps its table store in its own data directory, as on separate hosts;
