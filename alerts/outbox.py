@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import os
 import socket
@@ -26,7 +25,7 @@ import msgspec
 from alerts.config import Receiver
 from alerts.deliver import Receipt, deliver
 from alerts.dispatch import JOB_DECODER, JOB_ENCODER, Job, outbox_channel
-from alerts.payloads import render, sign
+from alerts.payloads import notice, render
 from alerts.retry import CircuitBreaker, RetryPolicy
 from streams import metrics
 from streams.app import RAW_TABLE, app, notify_config, settings
@@ -79,7 +78,7 @@ async def fail_over(receiver: Receiver, job: Job, receipts: list[Receipt]) -> No
         )
         return
     await attempt(fallback, job, f"{job.webhook_id}.fallback")
-    notice = {
+    message = {
         "type": "watchkeeper.delivery_failure",
         "receiver": receiver.name,
         "alert_id": job.alert.alert_id,
@@ -88,12 +87,10 @@ async def fail_over(receiver: Receiver, job: Job, receipts: list[Receipt]) -> No
         "area": job.alert.area,
         "why": why,
     }
-    body = json.dumps(notice).encode()
     failure_id = f"{job.webhook_id}.failure"
 
     def render_notice(now: dt.datetime) -> tuple[bytes, dict[str, str]]:
-        headers = {"content-type": "application/json", "webhook-id": failure_id}
-        return body, headers | (sign(fallback.secrets, failure_id, now, body) if fallback.secrets else {})
+        return notice(fallback, failure_id, message, now)
 
     await deliver(await http(), fallback, failure_id, render_notice, RETRY, breaker(fallback.name))
 
@@ -184,13 +181,12 @@ if notify_config.heartbeat_interval is not None and notify_config.heartbeat_rece
         for name in notify_config.heartbeat_receivers:
             receiver = notify_config.receivers[name]
             beat_id = f"heartbeat.{WORKER}.{int(now.timestamp())}.{name}"
-            body = json.dumps({"type": "watchkeeper.heartbeat", "worker": WORKER, "at": now.isoformat()}).encode()
+            beat = {"type": "watchkeeper.heartbeat", "worker": WORKER, "at": now.isoformat()}
 
             def render_beat(
-                at: dt.datetime, body: bytes = body, beat_id: str = beat_id, r: Receiver = receiver
+                at: dt.datetime, r: Receiver = receiver, i: str = beat_id, b: dict[str, str] = beat
             ) -> tuple[bytes, dict[str, str]]:
-                headers = {"content-type": "application/json", "webhook-id": beat_id}
-                return body, headers | (sign(r.secrets, beat_id, at, body) if r.secrets else {})
+                return notice(r, i, b, at)
 
             ok, _ = await deliver(await http(), receiver, beat_id, render_beat, RetryPolicy(attempts=1), NEVER_OPEN)
             metrics.HEARTBEATS.labels(name, "delivered" if ok else "failed").inc()

@@ -136,6 +136,15 @@ def render(
     return body, headers
 
 
+def notice(
+    receiver: Receiver, webhook_id: str, message: dict[str, Any], now: dt.datetime
+) -> tuple[bytes, dict[str, str]]:
+    """A message of Watchkeeper's own (heartbeat, delivery failure): JSON, signed if the receiver has secrets."""
+    body = json.dumps(message, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"content-type": "application/json", "webhook-id": webhook_id}
+    return body, headers | (sign(receiver.secrets, webhook_id, now, body) if receiver.secrets else {})
+
+
 def sign(secrets: tuple[str, ...], webhook_id: str, now: dt.datetime, body: bytes) -> dict[str, str]:
     """Standard Webhooks headers: one ``v1,`` signature per current secret, space-separated."""
     data = body.decode()
