@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed        ## the main job: broker + worker + a short scenario; alerts within a minute
-	$(BIN)/watchkeeper demo
+	$(BIN)/watchkeeper demo $(if $(HOLD),--hold $(HOLD))
 
 test: lint $(BIN)/.installed   ## the full test suite, against the real broker (started by the tests)
 	$(BIN)/pytest

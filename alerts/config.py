@@ -72,9 +72,14 @@ class _Route(msgspec.Struct, forbid_unknown_fields=True):
     match: _Match = msgspec.field(default_factory=_Match)
 
 
+Role = Literal["viewer", "inspector", "admin"]
+"""viewer: sees the console. inspector: also acknowledges. admin: everything."""
+
+
 class _User(msgspec.Struct, forbid_unknown_fields=True):
     user: str
     token_sha256: str
+    role: Role = "inspector"
 
 
 class _Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
@@ -91,6 +96,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     users: list[_User] = []
     ack_link_secret: str | None = None
     ack_link_ttl: str = "24h"
+    session_secret: str | None = None
+    """Signs console sessions; the same on every worker so any of them serves the console."""
     public_url: str = "http://127.0.0.1:6066"
     heartbeat: _Heartbeat | None = None
 
@@ -155,6 +162,8 @@ class NotifyConfig:
     fallback: str | None = None
     user_tokens: dict[str, str] = field(default_factory=dict)
     """sha256 hex of a bearer token -> user."""
+    user_roles: dict[str, str] = field(default_factory=dict)
+    session_secret: bytes | None = None
     ack_link_secret: bytes | None = None
     ack_link_ttl: dt.timedelta = dt.timedelta(hours=24)
     public_url: str = "http://127.0.0.1:6066"
@@ -250,6 +259,14 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
         routes=tuple(routes),
         fallback=file.fallback,
         user_tokens={u.token_sha256.lower(): u.user for u in file.users},
+        user_roles={u.user: u.role for u in file.users},
+        session_secret=(
+            _secret(file.session_secret, f"{at}: field 'session_secret'", environ).encode()
+            if file.session_secret
+            else secret.encode()
+            if secret
+            else None
+        ),
         ack_link_secret=secret.encode() if secret else None,
         ack_link_ttl=_duration(file.ack_link_ttl, f"{at}: field 'ack_link_ttl'"),
         public_url=file.public_url.rstrip("/"),
@@ -261,15 +278,25 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
     )
 
 
-def from_settings(webhook_url: str | None, secret: str | None = None) -> NotifyConfig:
-    """No notification file: the console, and one generic receiver if a URL is set."""
+def from_settings(webhook_url: str | None, secret: str | None = None, console_users: str = "") -> NotifyConfig:
+    """No notification file: the console, and one generic receiver if a URL is set.
+
+    ``console_users`` is ``user:role:sha256-of-token`` entries, comma-separated
+    (``WATCHKEEPER_CONSOLE_USERS``), for a deployment without a notification file."""
     secrets = (secret,) if secret else ()
     receivers = {"webhook": Receiver("webhook", webhook_url, "generic", secrets)} if webhook_url else {}
+    users = [entry.split(":") for entry in console_users.split(",") if entry.strip()]
+    for parts in users:
+        if len(parts) != 3 or parts[1] not in ("viewer", "inspector", "admin"):
+            raise ConfigError("WATCHKEEPER_CONSOLE_USERS: each entry is user:viewer|inspector|admin:sha256")
     return NotifyConfig(
         receivers=receivers,
         roles={"on_call": tuple(receivers)},
         policies={"default": Policy("default", (Tier("on_call", dt.timedelta(0)),))},
         routes=(Route("default"),),
+        user_tokens={digest.lower(): user for user, _, digest in users},
+        user_roles={user: role for user, role, _ in users},
+        session_secret=os.urandom(32),
     )
 
 

@@ -211,6 +211,7 @@ def main() -> None:
         "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
         "WATCHKEEPER_DATA_DIR": str(tmp / "data"),
         "WATCHKEEPER_LOG_LEVEL": "info",
+        "WATCHKEEPER_CONSOLE": "off",  # the console's read model decodes every case: not what (b) measures
     }
     base_port, worker_port = free_port(), free_port()
     env["WATCHKEEPER_WEB_PORT"] = str(worker_port)

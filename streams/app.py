@@ -24,7 +24,9 @@ Schema alone writes and recovers the changelog as JSON and recovery fails after 
 settings: Settings = Settings.from_env()
 policy: Policy = load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)
 notify_config: NotifyConfig = (
-    load_notify(settings.notify) if settings.notify else from_settings(settings.webhook_url, settings.webhook_secret)
+    load_notify(settings.notify)
+    if settings.notify
+    else from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users)
 )
 
 app = faust.App(

@@ -71,7 +71,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import agents.protection  # noqa: F401
     import alerts.ack
     import alerts.dispatch
-    import alerts.outbox  # noqa: F401
+    import alerts.outbox
+
+    if settings.console:
+        import alerts.board.web  # noqa: F401
     from streams.app import app
 
     @app.task
@@ -229,7 +232,7 @@ def _timestamp(text: str) -> dt.datetime:
 def cmd_demo(args: argparse.Namespace) -> int:
     from watchkeeper.demo import run_demo
 
-    return run_demo(timeout_s=args.timeout)
+    return run_demo(timeout_s=args.timeout, hold_s=args.hold)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
         "in time and nothing fires.",
     )
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
+    p.add_argument(
+        "--hold", type=float, default=0.0, help="keep the worker running this many seconds to look at the console"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

@@ -9,9 +9,11 @@ arrives after 5 s, so nothing fires for them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+from alerts.tokens import token_hash
 from watchkeeper.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +96,7 @@ def input_topic_name(settings: Settings) -> str:
     return input_topic(settings, "custody")
 
 
-def run_demo(timeout_s: float = 120.0) -> int:
+def run_demo(timeout_s: float = 120.0, hold_s: float = 0.0) -> int:
     from kafka import KafkaConsumer, KafkaProducer
 
     from streams.topics import alerts_topic, ensure_topics, input_topic
@@ -118,6 +121,9 @@ def run_demo(timeout_s: float = 120.0) -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env["WATCHKEEPER_WEBHOOK_URL"] = f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    console_token = secrets.token_urlsafe(12)
+    env["WATCHKEEPER_CONSOLE_USERS"] = f"demo-inspector:inspector:{token_hash(console_token)}"
+    console_url = f"http://127.0.0.1:{env['WATCHKEEPER_WEB_PORT']}/console"
 
     ensure_topics(settings)
     _wait_for_group_coordinator(settings)
@@ -147,6 +153,7 @@ def run_demo(timeout_s: float = 120.0) -> int:
             )
             send(subject, "custody.appropriate_adult.requested")
         say("CR-DEMO-1 (15) and CR-DEMO-2 (16) detained at SUITE-NORTH; an appropriate adult requested for both")
+        say(f"console: open {console_url} and sign in with the token {console_token}")
         deadline = time.monotonic() + timeout_s
         seen: list[dict[str, Any]] = []
         aa_sent_at = time.monotonic() + 5
@@ -176,6 +183,10 @@ def run_demo(timeout_s: float = 120.0) -> int:
             f"done: {len(warnings)} warning and {len(breaches)} breach for CR-DEMO-1, none for CR-DEMO-2; "
             f"{len(_Receiver.received)} webhook deliveries"
         )
+        if hold_s > 0:
+            say(f"the worker keeps running for {hold_s:.0f} s: the console is at {console_url} (Ctrl-C ends it)")
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(hold_s)
         return 0
     finally:
         producer.close()

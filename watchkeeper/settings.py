@@ -54,11 +54,21 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "WATCHKEEPER_WEBHOOK_SECRET is set.",
     ),
     ("WATCHKEEPER_WEBHOOK_SECRET", "(none)", "Standard Webhooks secret (whsec_...) for WATCHKEEPER_WEBHOOK_URL."),
+    (
+        "WATCHKEEPER_CONSOLE_USERS",
+        "(none)",
+        "Without WATCHKEEPER_NOTIFY: console users as user:viewer|inspector|admin:sha256-of-token, comma-separated.",
+    ),
     ("WATCHKEEPER_RETRY_BASE_SECONDS", "1.0", "First retry backoff of a webhook delivery; doubles each attempt."),
     ("WATCHKEEPER_RETRY_CAP_SECONDS", "60", "Longest backoff between two delivery attempts."),
     ("WATCHKEEPER_RETRY_ATTEMPTS", "8", "Attempts per delivery before it goes to the fallback receiver."),
     ("WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", "30", "How long a receiver's circuit breaker stays open."),
-    ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics)."),
+    ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics, /console, acks)."),
+    (
+        "WATCHKEEPER_CONSOLE",
+        "on",
+        "Serve the duty inspectors' console at /console; off skips building its read model (benchmarks).",
+    ),
     ("WATCHKEEPER_DATA_DIR", "/tmp/watchkeeper/<app id>", "Worker state directory (table stores)."),
     (
         "WATCHKEEPER_STORE",
@@ -95,6 +105,8 @@ class Settings:
     policy_overrides: tuple[Path, ...] = ()
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    console_users: str = ""
+    console: bool = True
     notify: Path | None = None
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 60.0
@@ -165,6 +177,8 @@ class Settings:
                 "an http:// or https:// URL",
             ),
             webhook_secret=get("WATCHKEEPER_WEBHOOK_SECRET", str, None),
+            console_users=get("WATCHKEEPER_CONSOLE_USERS", str, ""),
+            console=get("WATCHKEEPER_CONSOLE", lambda v: v.lower() in ("on", "1", "true", "yes"), True),
             notify=get("WATCHKEEPER_NOTIFY", Path, None, lambda v: v is not None and v.is_file(), "an existing file"),
             retry_base_seconds=get("WATCHKEEPER_RETRY_BASE_SECONDS", float, 1.0, lambda v: v > 0, "seconds above 0"),
             retry_cap_seconds=get("WATCHKEEPER_RETRY_CAP_SECONDS", float, 60.0, lambda v: v > 0, "seconds above 0"),

@@ -1,0 +1,64 @@
+"""The console's read model, from the same stored records the agents write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from agents.engine import new_case, process_event
+from agents.policy import load_policy
+from agents.stored_case import encode_case, with_header
+from alerts.board.view import Board
+from alerts.lifecycle import RECORD_ENCODER, AlertRecord, PolicySnapshot
+from alerts.model import Alert
+from streams.validation import Event, decode_event
+from tests.alerts.helpers import alert
+from tests.conftest import T0, cloudevent, detention
+
+POLICY = load_policy()
+
+
+def stored_case(subject: str, *raws: dict[str, object]) -> bytes:
+    state = new_case(subject, "custody", partition=0)
+    for raw in raws:
+        event = decode_event(json.dumps(raw).encode(), now=T0 + dt.timedelta(days=1))
+        assert isinstance(event, Event)
+        process_event(state, event, POLICY, T0)
+    return encode_case(state)
+
+
+def stored_alert(a: Alert, state: str = "raised") -> bytes:
+    record = AlertRecord(alert=a, state=state, policy=PolicySnapshot("p", [], True, None), raised_at=T0)  # type: ignore[arg-type]
+    return with_header(0, None, RECORD_ENCODER.encode(record))
+
+
+def test_a_detained_child_shows_every_running_clock_tightest_first() -> None:
+    board = Board(POLICY)
+    view = board.apply_case(stored_case("CR-1", detention("CR-1")), "CR-1")
+    assert view is not None and not isinstance(view, str)
+    titles = [c.rule_id for c in view.clocks]
+    assert titles[0] == "custody.appropriate_adult.request" and "custody.detention_review.schedule" in titles
+    assert [c.deadline for c in view.clocks] == sorted(c.deadline for c in view.clocks)
+    (group,) = board.clocks_by_child()
+    assert group["child"] == "CR-1" and group["tightest"] == view.clocks[0].deadline
+
+
+def test_a_case_with_no_clock_and_no_alert_leaves_the_board() -> None:
+    board = Board(POLICY)
+    board.apply_case(stored_case("CR-2", detention("CR-2")), "CR-2")
+    released = stored_case("CR-2", detention("CR-2"), cloudevent("CR-2", "custody.released", at=T0))
+    assert board.apply_case(released, "CR-2") == "CR-2" and board.clocks_by_child() == []
+    assert board.apply_case(released, "CR-2") is None  # nothing changed the second time
+
+
+def test_open_alerts_come_most_urgent_first_and_filter() -> None:
+    board = Board(POLICY)
+    board.apply_alert(stored_alert(alert(alert_id="w", stage="warning", severity="medium")), "w")
+    board.apply_alert(stored_alert(alert(alert_id="b2", severity="high", deadline=T0 + dt.timedelta(hours=3))), "b2")
+    board.apply_alert(stored_alert(alert(alert_id="b1", severity="critical")), "b1")
+    board.apply_alert(stored_alert(alert(alert_id="done"), state="satisfied"), "done")
+    assert [a.alert_id for a in board.open_alerts()] == ["b1", "b2", "w"]
+    assert [a.alert_id for a in board.open_alerts(severity="medium")] == ["w"]
+    assert board.open_alerts(area="SUITE-B") == []
+    case = board.case("CR-1")
+    assert case is not None and {a.alert_id for a in case["alerts"]} == {"w", "b1", "b2", "done"}

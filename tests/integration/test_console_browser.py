@@ -1,0 +1,141 @@
+"""The duty inspectors' console in a real headless Chromium (Debian's, driven by Playwright),
+against a real worker and broker. Screenshots go to test-artifacts/console/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerts.tokens import token_hash
+from tests.conftest import REPO, Deployment, cloudevent, detention, free_port
+
+pytestmark = pytest.mark.broker
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("WATCHKEEPER_ARTIFACTS", REPO / "test-artifacts")) / "console"
+INSPECTOR, VIEWER = "inspector-token-1", "viewer-token-1"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def console(deployment: Callable[..., Deployment]) -> tuple[Deployment, str]:
+    port = free_port()
+    users = f"insp-4411:inspector:{token_hash(INSPECTOR)},obs-1:viewer:{token_hash(VIEWER)}"
+    d = deployment(
+        WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / "aa-10s.yaml"),
+        WATCHKEEPER_WEB_PORT=str(port),
+        WATCHKEEPER_CONSOLE_USERS=users,
+    )
+    d.start_worker()
+    return d, f"http://127.0.0.1:{port}"
+
+
+def sign_in(page: Any, base: str, token: str) -> None:
+    page.goto(f"{base}/console")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_an_inspector_sees_an_alert_arrive_live_acknowledges_it_and_watches_clocks_count_down(
+    deployment: Callable[..., Deployment], browser: Any
+) -> None:
+    d, base = console(deployment)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, base, INSPECTOR)
+    page.locator("#live.on").wait_for(timeout=30_000)
+    assert page.locator("#whoami").inner_text() == "insp-4411 (inspector)"
+    shot(page, "1-board-empty")
+
+    now = dt.datetime.now(dt.UTC)
+    d.send(detention("CR-UI1", at=now, suite="SUITE-NORTH"))
+    d.send(cloudevent("CR-UI1", "custody.appropriate_adult.requested", at=now))
+    card = page.locator("li.card.breach", has_text="CR-UI1")
+    card.wait_for(timeout=40_000)  # pushed by Server-Sent Events: the page never reloads
+    assert "SUITE-NORTH" in card.inner_text() and "overdue" in card.inner_text()
+    shot(page, "2-board-breach")
+
+    card.get_by_role("button", name="Acknowledge").click()
+    page.get_by_label("Note (no names)").fill("AA scheme chased, ETA 20 min")
+    page.locator("#ack-confirm").click()
+    page.locator("li.card.breach", has_text="CR-UI1").locator('[data-state="acknowledged"]').wait_for(timeout=30_000)
+    assert "by insp-4411" in page.locator("li.card.breach", has_text="CR-UI1").inner_text()
+    shot(page, "3-board-acknowledged")
+
+    page.get_by_role("link", name="Clocks").click()
+    row = page.locator("tr", has_text="Detention review overdue")
+    row.wait_for(timeout=20_000)
+    first = row.locator(".countdown").inner_text()
+    page.wait_for_timeout(2200)
+    assert row.locator(".countdown").inner_text() != first and "left" in first
+    assert page.locator("#children li", has_text="Child CR-UI1").locator("tr").count() >= 4  # review, limit, CSC, ...
+    shot(page, "4-clocks")
+
+    page.locator("#clocks a", has_text="CR-UI1").first.click()
+    page.locator("#case-body table").first.wait_for(timeout=10_000)
+    body = page.locator("#case-body").inner_text()
+    assert "custody.appropriate_adult.requested" in body and "acknowledged by insp-4411" in body
+    assert "Legal basis" in body
+    shot(page, "5-case")
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, base, INSPECTOR)
+    phone.locator("li.card.breach", has_text="CR-UI1").wait_for(timeout=30_000)
+    assert phone.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+    shot(phone, "6-phone")
+
+
+def test_bad_tokens_viewers_and_headers(deployment: Callable[..., Deployment], browser: Any) -> None:
+    _, base = console(deployment)
+    page = browser.new_page()
+    sign_in(page, base, "not-a-token")
+    page.get_by_text("That token was not accepted.").wait_for(timeout=10_000)
+    shot(page, "7-bad-token")
+
+    with urllib.request.urlopen(f"{base}/console", timeout=10) as reply:
+        headers = reply.headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+    for path in ("/console/api/board", "/console/api/stream", "/table", "/router"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{base}{path}", timeout=10)
+        assert info.value.code in (401, 404), path
+
+    sign_in(page, base, VIEWER)
+    page.locator("#live.on").wait_for(timeout=30_000)
+    status = page.evaluate(
+        """async () => (await fetch('/console/api/alerts/00000000-0000-0000-0000-000000000000/ack',
+             {method: 'POST', headers: {'X-Watchkeeper': 'console', 'Content-Type': 'application/json'},
+              body: '{}'})).status"""
+    )
+    assert status == 403
