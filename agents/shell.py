@@ -32,11 +32,12 @@ from faust.types import TP
 
 from agents.due_index import DueIndex
 from agents.engine import new_case, next_due, process_event, tick
+from agents.measures import measure
 from agents.stored_case import decode_case, encode_case, index_entries
 from alerts.model import ALERT_ENCODER, Alert
 from streams import metrics, ticks
 from streams.app import RAW_TABLE, app, policy, settings
-from streams.contract import Domain
+from streams.contract import EVENT_TYPES, Domain
 from streams.stall_guard import StallGuard
 from streams.ticks import WATCHED_TOPICS
 from streams.topics import alerts_topic, deadletter_topic, input_topic, ticks_topic
@@ -58,7 +59,11 @@ async def emit_alerts(alerts: Iterable[Alert]) -> None:
     for alert in alerts:
         fut = await alerts_channel.send(key=alert.alert_id.encode(), value=ALERT_ENCODER.encode(alert))
         await fut
-        metrics.ALERTS.labels(alert.rule_id, alert.stage, alert.status).inc()
+        metrics.ALERTS.labels(
+            alert.rule_id, alert.stage, alert.status, metrics.bounded_area(alert.area), alert.severity
+        ).inc()
+        if alert.status == "firing":
+            metrics.ALERT_LAG.observe(max(0.0, (alert.raised_at - alert.stage_at).total_seconds()))
 
 
 async def dead_letter(domain: Domain, message: Any, rejection: Rejection, received_at: dt.datetime) -> None:
@@ -119,6 +124,8 @@ class DomainAgent:
         )
         if isinstance(result, Rejection):
             metrics.event_counter(self.domain, "dead_letter").inc()
+            known = result.event_type if result.event_type in EVENT_TYPES else "invalid"
+            metrics.EVENTS_BY_TYPE.labels(known, "dead_letter").inc()
             await dead_letter(self.domain, message, result, now)
             return
         key = result.subject.encode()
@@ -141,6 +148,9 @@ class DomainAgent:
             await fut
             metrics.event_counter(self.domain, "forwarded").inc()
         self.cases[key] = encode_case(state)
+        for observation in measure(state, result.id):
+            metrics.observe(observation)
+        metrics.EVENTS_BY_TYPE.labels(result.type, "accepted").inc()
         if outcome.late_entry:
             metrics.event_counter(self.domain, "late_entry").inc()
         if outcome.rebuilt:

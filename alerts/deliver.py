@@ -20,6 +20,7 @@ import msgspec
 
 from alerts.config import Receiver
 from alerts.retry import CircuitBreaker, RetryPolicy, classify, retry_after
+from streams.metrics import DELIVERY_SECONDS
 
 log = logging.getLogger(__name__)
 Render = Callable[[dt.datetime], tuple[bytes, dict[str, str]]]
@@ -60,6 +61,7 @@ async def deliver(
         status: int | None = None
         asked: float | None = None
         error = None
+        started = time.monotonic()
         try:
             async with session.post(
                 receiver.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
@@ -69,6 +71,7 @@ async def deliver(
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = type(exc).__name__
         verdict = classify(status)
+        DELIVERY_SECONDS.labels(receiver.name).observe(time.monotonic() - started)
         breaker.record(verdict == "delivered", time.monotonic())
         last = verdict != "retry" or attempt == retry.attempts
         wait = None if last else retry.delay(attempt, asked, rand)

@@ -140,6 +140,7 @@ class Dispatcher:
         if not accepted:
             log.info("ack of %s by %s not applied: %s", command.alert_id, command.by, why)
             return
+        metrics.ACK_LATENCY.observe(max(0.0, (command.at - record.raised_at).total_seconds()))
         await self.publish(changes, dt.datetime.now(dt.UTC))
         self.store(message.partition, key, record)
 

@@ -52,6 +52,7 @@ class CaseView(msgspec.Struct, frozen=True):
     timeline: tuple[TimelineView, ...]
     rules: dict[str, dict[str, str]]
     """rule id -> title, explanation, legal basis: for every clock and alert of the case."""
+    high_risk_missing: bool = False
 
 
 class Transition(msgspec.Struct, frozen=True):
@@ -106,7 +107,10 @@ def case_view(state: CaseState, policy: Policy) -> CaseView:
     area = next((str(state.facts[k]) for k in ("custody_suite", "area") if isinstance(state.facts.get(k), str)), None)
     child = state.facts.get("child_ref")
     timeline = tuple(TimelineView(e.type, e.time, e.recordedtime, e.late) for e in state.events)
-    return CaseView(state.case, str(child) if child else state.case, state.domain, area, tuple(clocks), timeline, rules)
+    missing = state.facts.get("risk_level") == "high" and any(e.type == "missing.child.reported" for e in state.events)
+    found = any(e.type == "missing.child.found" for e in state.events)
+    who = str(child) if child else state.case
+    return CaseView(state.case, who, state.domain, area, tuple(clocks), timeline, rules, missing and not found)
 
 
 def alert_view(record: AlertRecord) -> AlertView:
@@ -186,3 +190,25 @@ class Board:
         if view is None and not alerts:
             return None
         return {"case": view, "alerts": alerts}
+
+
+def measures(board: Board) -> list[tuple[str, str, int]]:
+    """(measure, key, value) for the ``watchkeeper_board`` gauge: what is open now, cluster-wide."""
+    counts: dict[tuple[str, str], int] = {}
+
+    def add(measure: str, key: str) -> None:
+        counts[(measure, key)] = counts.get((measure, key), 0) + 1
+
+    for view in board.cases.values():
+        rules = {c.rule_id for c in view.clocks}
+        for rule in rules:
+            add("open_clocks", rule)
+        if "custody.detention.limit" in rules:
+            add("children_in_custody", view.area or "none")
+        if "protection.police_protection.limit" in rules:
+            add("police_protection_active", "all")
+        if view.high_risk_missing:
+            add("high_risk_missing_open", "all")
+    for alert in board.open_alerts():
+        add("open_alerts", alert.severity)
+    return [(m, k, v) for (m, k), v in sorted(counts.items())]

@@ -29,8 +29,9 @@ from faust.web import Request, Response, View
 
 from alerts.ack import record_ack
 from alerts.board.feed import follow
-from alerts.board.view import Board
+from alerts.board.view import Board, measures
 from alerts.tokens import user_for_bearer
+from streams import metrics
 from streams.app import app, notify_config, policy, settings
 
 log = logging.getLogger(__name__)
@@ -240,3 +241,12 @@ class Stream(View):
 async def board_feed() -> None:
     """Build the board from the changelogs, on every worker (see alerts/board/feed.py)."""
     await follow(settings.bootstrap_servers, settings.app_id, board, _publish)
+
+
+@app.timer(interval=5.0)
+async def board_gauges() -> None:
+    """Cluster-wide figures for custody managers, from this worker's copy of the board."""
+    metrics.BOARD.clear()
+    for measure, key, value in measures(board):
+        label = metrics.bounded_area(key) if measure == "children_in_custody" else key
+        metrics.BOARD.labels(measure, label).set(value)

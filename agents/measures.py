@@ -1,0 +1,58 @@
+"""What a custody manager measures, read off a case as each event is applied. Pure.
+
+``measure(state, event_type, event_id)`` returns the observations one event completes: an
+appropriate adult's arrival completes an AA wait, a release completes a detention, and so
+on. The shell feeds them to Prometheus histograms and counters (streams/metrics.py). Each
+event is applied once per case (repeated ids are dropped first), so each wait is counted
+once. Observations carry no case reference: only durations and bounded labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final, NamedTuple
+
+from agents.engine import CaseState, StoredEvent
+
+
+class Observation(NamedTuple):
+    measure: str
+    """aa_wait, hcp_wait, child_detention, child_review or police_protection."""
+    seconds: float | None
+    labels: tuple[str, ...] = ()
+
+
+ENDS: Final = {
+    "custody.appropriate_adult.arrived": ("aa_wait", "custody.appropriate_adult.requested"),
+    "custody.healthcare.seen": ("hcp_wait", "custody.healthcare.requested"),
+    "protection.police_protection.ended": ("police_protection", "protection.police_protection.initiated"),
+}
+
+
+def _last_before(state: CaseState, event_type: str, until: dt.datetime) -> StoredEvent | None:
+    found = [e for e in state.events if e.type == event_type and e.time <= until]
+    return found[-1] if found else None
+
+
+def measure(state: CaseState, event_id: str) -> list[Observation]:
+    event = next((e for e in state.events if e.id == event_id), None)
+    if event is None:
+        return []
+    child = isinstance(state.facts.get("age_years"), int) and state.facts["age_years"] < 18
+    if event.type in ENDS:
+        name, start_type = ENDS[event.type]
+        start = _last_before(state, start_type, event.time)
+        if start is None or (name != "police_protection" and not child):
+            return []
+        return [Observation(name, (event.time - start.time).total_seconds())]
+    if event.type == "custody.released" and child:
+        detained = _last_before(state, "custody.detention.authorised", event.time)
+        if detained is None:
+            return []
+        relevant = detained.data.get("relevant_time")
+        began = dt.datetime.fromisoformat(relevant) if isinstance(relevant, str) else detained.time
+        return [Observation("child_detention", (event.time - began).total_seconds())]
+    if event.type == "custody.detention_review.completed" and child:
+        mode, awake = str(event.data.get("mode")), "awake" if event.data.get("detainee_awake") else "asleep"
+        return [Observation("child_review", None, (mode, awake))]
+    return []
