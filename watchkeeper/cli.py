@@ -178,6 +178,17 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from watchkeeper.dashboards import stale, write_all
+
+    if args.check:
+        for name in stale(args.out):
+            print(f"stale or missing: {args.out / name} (run: watchkeeper dashboards)", file=sys.stderr)
+        return 1 if stale(args.out) else 0
+    print(f"wrote {len(write_all(args.out))} dashboards to {args.out}")
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from agents.durations import parse_duration
     from agents.policy import DEFAULT_PACKS, load_policy
@@ -341,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Write the rule reference (every rule, its legal basis, defaults and parameters).",
             REPO / "docs" / "rules.md",
             cmd_rules,
+        ),
+        (
+            "dashboards",
+            "write the Grafana dashboards (grafana-foundation-sdk) to deploy/grafana/dashboards",
+            "Generate the custody manager, duty overview and platform health dashboards as JSON.",
+            REPO / "deploy" / "grafana" / "dashboards",
+            cmd_dashboards,
         ),
     ):
         p = sub.add_parser(name, help=what, description=description)
