@@ -66,15 +66,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"watchkeeper: {problem}", file=sys.stderr)
         return 1
-    import agents.custody
-    import agents.incidents
-    import agents.protection  # noqa: F401
-    import alerts.ack
-    import alerts.dispatch
-    import alerts.outbox
+    import importlib
 
-    if settings.console:
-        import alerts.board.web  # noqa: F401
+    # Importing these registers their agents, tables, timers and web views on the app.
+    registered = ["agents.custody", "agents.incidents", "agents.protection", "alerts.ack", "alerts.dispatch"]
+    registered += ["alerts.outbox", "streams.lag", *(["alerts.board.web"] if settings.console else [])]
+    for module in registered:
+        importlib.import_module(module)
     from streams.app import app
 
     @app.task
