@@ -29,6 +29,20 @@ notify_config: NotifyConfig = (
     else from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users)
 )
 
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """SASL and/or TLS to the brokers, from WATCHKEEPER_KAFKA_* (docs/operations.md)."""
+    context = settings.ssl_context()
+    if settings.kafka_security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
@@ -44,11 +58,12 @@ app = faust.App(
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=settings.session_timeout_seconds / 10,
     web_port=settings.web_port,
-    web_host="127.0.0.1",
-    web_bind="127.0.0.1",
+    web_host=settings.web_host,
+    web_bind=settings.web_host,
     web_tables_enabled=False,
     web_router_enabled=False,
     producer_acks=-1,
+    broker_credentials=broker_credentials(settings),
 )
 
 

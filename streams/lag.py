@@ -15,12 +15,12 @@ from streams.app import app, settings
 log = logging.getLogger(__name__)
 
 
-def read_lag(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+def read_lag(bootstrap: str, group: str, options: dict[str, object] | None = None) -> dict[tuple[str, int], int]:
     from kafka import KafkaConsumer
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=f"{group}-lag")
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=f"{group}-lag", **(options or {}))
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **(options or {}))
     try:
         committed = admin.list_group_offsets(group).get(group, {})
         ends = consumer.end_offsets(list(committed))

@@ -141,6 +141,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
                 bootstrap_servers=settings.bootstrap_servers,
                 client_id=f"{settings.app_id}-admin",
                 request_timeout_ms=10000,
+                **settings.kafka_python_options(),  # type: ignore[arg-type]
             )
             break
         except KafkaError as exc:

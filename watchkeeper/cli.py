@@ -133,7 +133,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"{len(outgoing)} event(s) valid; dry run, nothing sent")
         return 0
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, **settings.kafka_python_options()
+    )
     try:
         for topic, key, value in outgoing:
             producer.send(topic, key=key, value=value)

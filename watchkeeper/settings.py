@@ -7,6 +7,7 @@ in the README. A bad value fails at start-up with the variable's name, never lat
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,11 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
     ("WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", "30", "How long a receiver's circuit breaker stays open."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics, /console, acks)."),
     (
+        "WATCHKEEPER_WEB_HOST",
+        "127.0.0.1",
+        "Address the web server binds to; 0.0.0.0 in a container, behind a TLS-terminating proxy.",
+    ),
+    (
         "WATCHKEEPER_CONSOLE",
         "on",
         "Serve the duty inspectors' console at /console; off skips building its read model (benchmarks).",
@@ -87,6 +93,15 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "How long a silent (crashed) worker keeps its partitions before the group moves them.",
     ),
     ("WATCHKEEPER_LOG_LEVEL", "warning", "Worker log level."),
+    (
+        "WATCHKEEPER_KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL for every connection to the brokers.",
+    ),
+    ("WATCHKEEPER_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."),
+    ("WATCHKEEPER_KAFKA_SASL_USERNAME", "(none)", "SASL user name."),
+    ("WATCHKEEPER_KAFKA_SASL_PASSWORD", "(none)", "SASL password (from a secret, never a file in the repository)."),
+    ("WATCHKEEPER_KAFKA_CA_FILE", "(system CAs)", "CA bundle that signed the brokers' certificates."),
 )
 
 
@@ -113,11 +128,35 @@ class Settings:
     retry_attempts: int = 8
     breaker_cooldown_seconds: float = 30.0
     web_port: int = 6066
+    web_host: str = "127.0.0.1"
     data_dir: Path = Path("/tmp/watchkeeper/watchkeeper")
     store: str = "rocksdb://"
     recovery_delay_seconds: float = 3.0
     session_timeout_seconds: float = 30.0
     log_level: str = "warning"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ca_file: Path | None = None
+
+    def kafka_python_options(self) -> dict[str, object]:
+        """Connection options for kafka-python clients (admin, CLI, demo, lag)."""
+        options: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol.startswith("SASL"):
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_sasl_username,
+                "sasl_plain_password": self.kafka_sasl_password,
+            }
+        if self.kafka_ca_file is not None:
+            options["ssl_cafile"] = str(self.kafka_ca_file)
+        return options
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.kafka_security_protocol.endswith("SSL"):
+            return None
+        return ssl.create_default_context(cafile=str(self.kafka_ca_file) if self.kafka_ca_file else None)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -187,6 +226,7 @@ class Settings:
                 "WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", float, 30.0, lambda v: v >= 0, "seconds, zero or more"
             ),
             web_port=get("WATCHKEEPER_WEB_PORT", int, 6066, lambda v: 0 <= v <= 65535, "a TCP port"),
+            web_host=get("WATCHKEEPER_WEB_HOST", str, "127.0.0.1"),
             data_dir=get("WATCHKEEPER_DATA_DIR", Path, Path("/tmp/watchkeeper") / app_id),
             store=get(
                 "WATCHKEEPER_STORE",
@@ -200,6 +240,25 @@ class Settings:
             ),
             session_timeout_seconds=get(
                 "WATCHKEEPER_SESSION_TIMEOUT_SECONDS", float, 30.0, lambda v: 6 <= v <= 300, "seconds from 6 to 300"
+            ),
+            kafka_security_protocol=get(
+                "WATCHKEEPER_KAFKA_SECURITY_PROTOCOL",
+                str.upper,
+                "PLAINTEXT",
+                lambda v: v in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+                "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+            ),
+            kafka_sasl_mechanism=get(
+                "WATCHKEEPER_KAFKA_SASL_MECHANISM",
+                str.upper,
+                "SCRAM-SHA-512",
+                lambda v: v in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+                "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            ),
+            kafka_sasl_username=get("WATCHKEEPER_KAFKA_SASL_USERNAME", str, None),
+            kafka_sasl_password=get("WATCHKEEPER_KAFKA_SASL_PASSWORD", str, None),
+            kafka_ca_file=get(
+                "WATCHKEEPER_KAFKA_CA_FILE", Path, None, lambda v: v is not None and v.is_file(), "an existing file"
             ),
             log_level=get(
                 "WATCHKEEPER_LOG_LEVEL",

@@ -30,11 +30,13 @@ def changelog_topics(app_id: str) -> dict[str, str]:
     return topics
 
 
-async def follow(bootstrap: str, app_id: str, board: Board, publish: Callable[[str, Any], None]) -> None:
+async def follow(
+    bootstrap: str, app_id: str, board: Board, publish: Callable[[str, Any], None], **connection: Any
+) -> None:
     """Run forever: apply every changelog record to ``board`` and publish what changed."""
     topics = changelog_topics(app_id)
     log.info("board: waiting for %s", ", ".join(sorted(topics)))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **connection)
     await consumer.start()
     try:
         partitions: list[TopicPartition] = []

@@ -240,7 +240,13 @@ class Stream(View):
 @app.task
 async def board_feed() -> None:
     """Build the board from the changelogs, on every worker (see alerts/board/feed.py)."""
-    await follow(settings.bootstrap_servers, settings.app_id, board, _publish)
+    options = settings.kafka_python_options()
+    connection: dict[str, Any] = {"security_protocol": options["security_protocol"]}
+    if settings.kafka_security_protocol.startswith("SASL"):
+        connection |= {k: options[k] for k in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password")}
+    if (context := settings.ssl_context()) is not None:
+        connection["ssl_context"] = context
+    await follow(settings.bootstrap_servers, settings.app_id, board, _publish, **connection)
 
 
 @app.timer(interval=5.0)

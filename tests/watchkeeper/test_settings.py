@@ -46,3 +46,24 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name, _, _ in SETTINGS_DOC:
         assert name in readme, f"{name} is not in the README"
+
+
+def test_sasl_and_tls_to_the_brokers_come_from_settings(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    env = {
+        "WATCHKEEPER_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+        "WATCHKEEPER_KAFKA_SASL_USERNAME": "watchkeeper",
+        "WATCHKEEPER_KAFKA_SASL_PASSWORD": "s3cret",
+        "WATCHKEEPER_KAFKA_CA_FILE": str(ca),
+    }
+    options = Settings.from_env(env).kafka_python_options()
+    assert options == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "watchkeeper",
+        "sasl_plain_password": "s3cret",
+        "ssl_cafile": str(ca),
+    }
+    assert Settings.from_env({}).kafka_python_options() == {"security_protocol": "PLAINTEXT"}
+    assert Settings.from_env({}).ssl_context() is None
