@@ -9,7 +9,7 @@ replication factor taken from settings rather than Faust's default of 1.
 from __future__ import annotations
 
 import faust
-from prometheus_client import REGISTRY, generate_latest
+from faust.sensors.prometheus import setup_prometheus_sensors
 
 from agents.policy import DEFAULT_PACKS, Policy, load_policy
 from alerts.config import NotifyConfig, from_settings
@@ -66,7 +66,6 @@ app = faust.App(
     broker_credentials=broker_credentials(settings),
 )
 
-
-@app.page("/metrics")
-async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-    return web.bytes(generate_latest(REGISTRY), content_type="text/plain; version=0.0.4")
+# /metrics: Faust's Prometheus sensor (streams, tables, commits, rebalances, as faust_*) and
+# Watchkeeper's own metrics (streams/metrics.py, as watchkeeper_*), from one registry.
+setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
