@@ -1,6 +1,6 @@
 """Custody: clocks that run for a detained child (appropriate adult, reviews, detention limits).
 
-The rules themselves are data (agents/packs/default.yaml); this module only wires the
+The rules themselves are data (agents/packs/custody.yaml); this module only wires the
 custody input topic to the engine.
 """
 

@@ -270,12 +270,11 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
         clock = state.clocks.get(rule.id)
         if clock is None or clock.status in ("met", "cancelled", "not_applicable"):
             restartable = clock is None or stored.time >= (clock.ended_at or clock.anchor)
-            already_done = bool(rule.unless_recorded) and _recorded(state, rule.unless_recorded, stored.time, stored.id)
             if (
                 restartable
-                and not already_done
                 and _matches(rule.start, stored, state.facts)
                 and rule.applies(state.facts)
+                and not (rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, stored.id))
             ):
                 _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue

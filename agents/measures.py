@@ -1,6 +1,6 @@
 """What a custody manager measures, read off a case as each event is applied. Pure.
 
-``measure(state, event_type, event_id)`` returns the observations one event completes: an
+``measure(state, event_id, event_type)`` returns the observations one event completes: an
 appropriate adult's arrival completes an AA wait, a release completes a detention, and so
 on. The shell feeds them to Prometheus histograms and counters (streams/metrics.py). Each
 event is applied once per case (repeated ids are dropped first), so each wait is counted
@@ -34,7 +34,12 @@ def _last_before(state: CaseState, event_type: str, until: dt.datetime) -> Store
     return found[-1] if found else None
 
 
-def measure(state: CaseState, event_id: str) -> list[Observation]:
+MEASURED: Final = frozenset({*ENDS, "custody.released", "custody.detention_review.completed"})
+
+
+def measure(state: CaseState, event_id: str, event_type: str) -> list[Observation]:
+    if event_type not in MEASURED:  # most events complete nothing: no scan of the case's events
+        return []
     event = next((e for e in state.events if e.id == event_id), None)
     if event is None:
         return []

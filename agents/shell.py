@@ -33,7 +33,7 @@ from faust.types import TP
 from agents.due_index import DueIndex
 from agents.engine import new_case, next_due, process_event, tick
 from agents.measures import measure
-from agents.stored_case import decode_case, encode_case, index_entries
+from agents.stored_case import decode_case, encode_case
 from alerts.model import ALERT_ENCODER, Alert
 from streams import metrics, ticks
 from streams.app import RAW_TABLE, app, policy, settings
@@ -125,7 +125,7 @@ class DomainAgent:
         if isinstance(result, Rejection):
             metrics.event_counter(self.domain, "dead_letter").inc()
             known = result.event_type if result.event_type in EVENT_TYPES else "invalid"
-            metrics.EVENTS_BY_TYPE.labels(known, "dead_letter").inc()
+            metrics.type_counter(known, "dead_letter").inc()
             await dead_letter(self.domain, message, result, now)
             return
         key = result.subject.encode()
@@ -148,9 +148,9 @@ class DomainAgent:
             await fut
             metrics.event_counter(self.domain, "forwarded").inc()
         self.cases[key] = encode_case(state)
-        for observation in measure(state, result.id):
+        for observation in measure(state, result.id, result.type):
             metrics.observe(observation)
-        metrics.EVENTS_BY_TYPE.labels(result.type, "accepted").inc()
+        metrics.type_counter(result.type, "accepted").inc()
         if outcome.late_entry:
             metrics.event_counter(self.domain, "late_entry").inc()
         if outcome.rebuilt:
@@ -163,11 +163,7 @@ class DomainAgent:
         """Index every partition of this domain that the worker actively owns and has not
         indexed yet, in one pass over the table, reading only each stored case's header."""
         started = time.perf_counter()
-        events_name = input_topic(settings, self.domain)
-        owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_name]
-        wanted = {p for p in owned if not self.index.is_built(p)} | {partition}
-
-        counts = self.index.build(wanted, index_entries(self.cases.items()))
+        counts = ticks.build_index(self.index, input_topic(settings, self.domain), partition, self.cases.items())
         metrics.OPEN_DEADLINES.labels(self.domain).set(len(self.index))
         log.info(
             "%s partitions %s: %d open deadlines indexed in %.3fs",

@@ -26,7 +26,7 @@ import faust
 import msgspec
 
 from agents.due_index import DueIndex
-from agents.stored_case import index_entries, payload, with_header
+from agents.stored_case import payload, with_header
 from alerts import lifecycle
 from alerts.config import NotifyConfig
 from alerts.console import format_line
@@ -76,6 +76,7 @@ transitions_channel = app.topic(alert_transitions_topic(settings), **raw)
 commands_channel = app.topic(alert_commands_topic(settings), **raw)
 ticks_channel = app.topic(alert_ticks_topic(settings), **raw)
 records = app.Table("alert-records", partitions=settings.partitions, **RAW_TABLE)
+ALERTS, COMMANDS, TICKS = alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)
 
 
 def links_for(config: NotifyConfig, alert: Alert, role: str, now: dt.datetime) -> dict[str, str]:
@@ -121,11 +122,12 @@ class Dispatcher:
         alert = ALERT_DECODER.decode(message.value)
         key, now = alert.alert_id.encode(), dt.datetime.now(dt.UTC)
         before = self.load(key)
+        if before is not None and alert.revision <= before.alert.revision:
+            return  # a copy (at-least-once) or an older revision: already handled
+        print(format_line(alert), flush=True)
         record, changes = lifecycle.on_alert(before, alert, self.config, now)
-        if record is None or (record is before and not changes.transitions and not changes.notifications):
-            return  # a copy, or nothing to do
-        if before is None or alert.revision > before.alert.revision:
-            print(format_line(alert), flush=True)
+        if record is None:
+            return  # closing an alert this layer never raised
         await self.publish(changes, now)
         self.store(message.partition, key, record)
 
@@ -146,9 +148,7 @@ class Dispatcher:
 
     async def on_tick(self, partition: int) -> None:
         if not self.index.is_built(partition):
-            owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == alerts_topic(settings)]
-            wanted = {p for p in owned if not self.index.is_built(p)} | {partition}
-            self.index.build(wanted, index_entries(records.items()))
+            ticks.build_index(self.index, ALERTS, partition, records.items())
         now = dt.datetime.now(dt.UTC)
         for key in self.index.pop_due(partition, now):
             record = self.load(key)
@@ -159,10 +159,8 @@ class Dispatcher:
             self.store(partition, key, record)
 
 
-COMMANDS_TOPIC = alert_commands_topic(settings)
 dispatcher = Dispatcher(notify_config, DueIndex())
-ticks.register(alerts_topic(settings), ticks_channel, dispatcher.index, COMMANDS_TOPIC)
-ALERTS, COMMANDS, TICKS = alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)
+ticks.register(ALERTS, ticks_channel, dispatcher.index, COMMANDS)
 
 
 @app.agent(app.topic(ALERTS, COMMANDS, TICKS, **raw), name="dispatcher", concurrency=1)

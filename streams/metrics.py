@@ -57,9 +57,6 @@ BOARD: Final = Gauge(
 OPEN_DEADLINES: Final = Gauge(
     "watchkeeper_open_deadlines", "Cases with a pending deadline in this worker's due index.", ["domain"]
 )
-NOTIFICATIONS: Final = Counter(
-    "watchkeeper_notifications_total", "Alert notifications by channel and outcome.", ["channel", "outcome"]
-)
 
 TRANSITIONS: Final = Counter(
     "watchkeeper_alert_transitions_total", "Alert lifecycle transitions, by the state entered.", ["state"]
@@ -86,6 +83,12 @@ DISPATCH_SECONDS: Final = Histogram(
 def event_counter(domain: str, outcome: str) -> Counter:
     """The labelled child for one (domain, outcome): looked up once, not on every event."""
     return EVENTS.labels(domain, outcome)
+
+
+@cache
+def type_counter(event_type: str, outcome: str) -> Counter:
+    """As ``event_counter``, by contract type (bounded: callers pass "invalid" for unknown types)."""
+    return EVENTS_BY_TYPE.labels(event_type, outcome)
 
 
 _AREAS: dict[str, None] = {}

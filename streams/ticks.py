@@ -10,12 +10,14 @@ indexes are dropped on every rebalance and rebuilt from the table on the first t
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
 from agents.due_index import DueIndex
+from agents.stored_case import index_entries
 from streams.app import app, settings
 
 
@@ -34,6 +36,17 @@ WATCHED_TOPICS: set[str] = set()
 def register(owned_topic: str, ticks: faust.TopicT, index: DueIndex, *also_watch: str) -> None:
     TICKED.append(Ticked(owned_topic, ticks, index))
     WATCHED_TOPICS.update((owned_topic, *(t.get_topic_name() for t in [ticks]), *also_watch))
+
+
+def build_index(
+    index: DueIndex, owned_topic: str, partition: int, items: Iterable[tuple[bytes, bytes]]
+) -> dict[int, int]:
+    """Index ``partition`` and every other partition of ``owned_topic`` this worker actively
+    owns and has not indexed yet, in one pass over the table's stored records (headers only).
+    Returns the open deadlines per partition indexed."""
+    owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == owned_topic]
+    wanted = {p for p in owned if not index.is_built(p)} | {partition}
+    return index.build(wanted, index_entries(items))
 
 
 @app.timer(interval=settings.tick_seconds)

@@ -17,7 +17,7 @@ def apply(state: CaseState, raw: dict[str, object]) -> list[Observation]:
     event = decode_event(json.dumps(raw).encode(), now=T0 + 100 * H)
     assert isinstance(event, Event)
     process_event(state, event, POLICY, event.recordedtime)
-    return measure(state, event.id)
+    return measure(state, event.id, event.type)
 
 
 def test_a_childs_aa_wait_hcp_wait_reviews_and_detention_are_measured_once_each() -> None:

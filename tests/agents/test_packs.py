@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -36,7 +36,6 @@ class Case:
     subject: str = "C-1"
     expect_case: str | None = None
     """The case the alert is about, when it is not ``subject`` (a rule keyed by the child)."""
-    data_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_events(self) -> list[Event]:
         out = []
