@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal
 
@@ -129,7 +130,9 @@ class CaseState(msgspec.Struct):
     partition: int = -1
     events: list[StoredEvent] = []
     facts: dict[str, Any] = {}
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
+    """Event identity (CloudEvents ``source`` and ``id``) -> digest of its content: a repeat with
+    the same digest is a true duplicate; one with another digest is an id conflict."""
     clocks: dict[str, Clock] = {}
     """The current clock of each rule."""
     history: list[Clock] = []
@@ -149,6 +152,9 @@ DERIVED: Final = ("facts", "clocks", "history", "started", "immediates", "decide
 class Outcome(msgspec.Struct):
     alerts: list[Alert] = []
     duplicate: bool = False
+    conflict: bool = False
+    """The event's id was already used by a *different* event in this case: not applied, and
+    never silently dropped (the shell dead-letters it as ``id_conflict``)."""
     late_entry: bool = False
     rebuilt: bool = False
     forward_to: list[str] = []
@@ -157,6 +163,7 @@ class Outcome(msgspec.Struct):
 
 
 CASE_ENCODER: Final = msgspec.msgpack.Encoder()
+_DIGEST_ENCODER: Final = msgspec.msgpack.Encoder(order="deterministic")
 CASE_DECODER: Final = msgspec.msgpack.Decoder(CaseState)
 
 
@@ -175,13 +182,15 @@ def process_event(
     ``recordedtime``: it cannot know yet what records entered after that say, so a clock a
     later record stops must not fire (and then be retracted) in between. Decisions never go
     back before what the case has already decided."""
-    if event.id in state.seen:
-        return Outcome(duplicate=True)
+    identity, digest = event_identity(event), event_digest(event)
+    known = state.seen.get(identity)
+    if known is not None:
+        return Outcome(duplicate=True) if known == digest else Outcome(conflict=True)
     decide = _decision_time(state, now, as_of)
     # Time runs on to when the record was entered before it is read, as it would have live:
     # stages that passed before the record existed fire (a later rebuild may retract them).
     passed = _run_to(state, policy, decide, now)
-    state.seen.add(event.id)
+    state.seen[identity] = digest
     late_entry = event.recordedtime - event.time > policy.allowed_lateness
     stored = StoredEvent(
         event.id, event.type, event.time, event.recordedtime, msgspec.to_builtins(event.data), late_entry
@@ -199,6 +208,17 @@ def process_event(
         return Outcome(alerts=passed + alerts, late_entry=late_entry, forward_to=forward_to)
     alerts = _rebuild(state, policy, decide, now, stored)
     return Outcome(alerts=passed + alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
+
+
+def event_identity(event: Event) -> str:
+    """CloudEvents: ``source`` and ``id`` together identify an event; two sources may reuse ids."""
+    return f"{event.source} {event.id}"
+
+
+def event_digest(event: Event) -> str:
+    """What the event says (everything but who forwarded it where): equal for a true copy."""
+    content = _DIGEST_ENCODER.encode((event.type, event.time, event.recordedtime, event.data))
+    return hashlib.blake2b(content, digest_size=8).hexdigest()
 
 
 def _forward_targets(state: CaseState, policy: Policy, stored: StoredEvent) -> list[str]:
@@ -240,7 +260,7 @@ def next_due(state: CaseState) -> dt.datetime | None:
 
 def replay_case(state: CaseState, policy: Policy, now: dt.datetime) -> CaseState:
     """A fresh state from the case's sorted events, as perfect monitoring would have left it at ``now``."""
-    fresh = CaseState(case=state.case, domain=state.domain, partition=state.partition, seen=set(state.seen))
+    fresh = CaseState(case=state.case, domain=state.domain, partition=state.partition, seen=dict(state.seen))
     for stored in state.events:
         fresh.events.append(stored)
         _advance(fresh, policy, min(stored.time, now))

@@ -30,6 +30,8 @@ class Replay:
     _due: list[tuple[dt.datetime, str]] = field(default_factory=list)
     _scheduled: dict[str, dt.datetime] = field(default_factory=dict)
     duplicates: int = 0
+    conflicts: int = 0
+    """Events whose source and id an earlier, different event of the case had: not applied."""
     late_entries: int = 0
     rebuilds: int = 0
 
@@ -57,6 +59,7 @@ class Replay:
             state = self.cases[event.subject] = new_case(event.subject, domain_of(event.type))
         outcome = process_event(state, event, self.policy, now)
         self.duplicates += outcome.duplicate
+        self.conflicts += outcome.conflict
         self.late_entries += outcome.late_entry
         self.rebuilds += outcome.rebuilt
         yield from outcome.alerts

@@ -19,7 +19,6 @@ Design (answers the limits in ../shared/reference/faust-notes.md; see docs/desig
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import time
 from collections.abc import Iterable
@@ -35,13 +34,13 @@ from agents.engine import new_case, next_due, process_event, tick
 from agents.measures import measure
 from agents.stored_case import decode_case, encode_case
 from alerts.model import ALERT_ENCODER, Alert
-from streams import metrics, ticks
-from streams.app import RAW_TABLE, app, policy, settings
-from streams.contract import EVENT_TYPES, Domain
+from streams import deadletter, metrics, ticks
+from streams.app import RAW_TABLE, app, limits, policy, settings
+from streams.contract import Domain
 from streams.stall_guard import StallGuard
 from streams.ticks import WATCHED_TOPICS
 from streams.topics import alerts_topic, deadletter_topic, input_topic, ticks_topic
-from streams.validation import Rejection, decode_event
+from streams.validation import Rejection, decode_event, fingerprint
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
@@ -66,34 +65,6 @@ async def emit_alerts(alerts: Iterable[Alert]) -> None:
             metrics.ALERT_LAG.observe(max(0.0, (alert.raised_at - alert.stage_at).total_seconds()))
 
 
-async def dead_letter(domain: Domain, message: Any, rejection: Rejection, received_at: dt.datetime) -> None:
-    """Refuse one input. The record points at the original (topic, partition, offset) and
-    carries its hash, not its bytes: a refused message may hold exactly the personal data
-    the contract keeps out, and it stays in the input topic for its retention anyway."""
-    payload: bytes = message.value or b""
-    record = {
-        "reason": rejection.reason,
-        "detail": rejection.detail,
-        "domain": domain,
-        "event_id": rejection.event_id,
-        "event_type": rejection.event_type,
-        "subject": rejection.subject,
-        "source": {
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "timestamp_ms": int(message.timestamp * 1000) if message.timestamp else None,
-        },
-        "received_at": received_at.isoformat(),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
-        "payload_bytes": len(payload),
-    }
-    fut = await deadletter_channel.send(key=message.key, value=msgspec.json.encode(record))
-    await fut
-    metrics.DEAD_LETTERS.labels(domain, rejection.reason).inc()
-    log.warning("dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, rejection.reason)
-
-
 @dataclass
 class DomainAgent:
     """Everything one domain needs at run time: its topics, its table, its due index."""
@@ -114,33 +85,44 @@ class DomainAgent:
 
     # ------------------------------------------------------------------ input
     async def on_input(self, message: Any) -> None:
-        now = utcnow()
-        result = decode_event(
-            message.value or b"",
-            now=now,
-            topic_domain=self.domain,
-            key=message.key,
-            max_future=dt.timedelta(seconds=settings.max_future_seconds),
-        )
-        if isinstance(result, Rejection):
-            metrics.event_counter(self.domain, "dead_letter").inc()
-            known = result.event_type if result.event_type in EVENT_TYPES else "invalid"
-            metrics.type_counter(known, "dead_letter").inc()
-            await dead_letter(self.domain, message, result, now)
+        """Every input ends as applied, a counted duplicate, or a dead letter with a reason."""
+        try:
+            refused = await self._apply(message)
+        except Exception as exc:  # the message, not the worker, fails; its exception text may quote input
+            log.error("%s agent: %s on %s:%s@%s", self.domain, type(exc).__name__, *_position(message))
+            refused = deadletter.internal_error(exc, f"the {self.domain} agent")
+        self.processed_offset[message.partition] = message.offset
+        if refused is None:
             return
+        metrics.event_counter(self.domain, "dead_letter").inc()
+        metrics.type_counter(refused.event_type or "invalid", "dead_letter").inc()
+        await deadletter.send(deadletter_channel, self.domain, message, refused)
+
+    async def _apply(self, message: Any) -> Rejection | None:
+        now = utcnow()
+        result = decode_event(message.value or b"", now=now, topic_domain=self.domain, key=message.key, limits=limits)
+        if isinstance(result, Rejection):
+            return result
         key = result.subject.encode()
         raw = self.cases.get(key)
         state = decode_case(raw) if raw is not None else new_case(result.subject, self.domain)
         state.partition = message.partition
-        self.processed_offset[message.partition] = message.offset
-        mark = self.watermark.get(message.partition)
-        self.watermark[message.partition] = result.recordedtime if mark is None else max(mark, result.recordedtime)
         # Decide as of when the record was entered: records behind it in a backlog may stop a
         # clock, and firing before reading them would raise an alert only to retract it.
         outcome = process_event(state, result, policy, now, as_of=result.recordedtime)
         if outcome.duplicate:
             metrics.event_counter(self.domain, "duplicate").inc()
-            return
+            return None
+        if outcome.conflict:
+            return Rejection(
+                "id_conflict",
+                "another event in this case already has this source and id",
+                result.type,
+                fingerprint(result.id),
+                fingerprint(result.subject),
+            )
+        mark = self.watermark.get(message.partition)
+        self.watermark[message.partition] = result.recordedtime if mark is None else max(mark, result.recordedtime)
         await emit_alerts(outcome.alerts)
         for target in outcome.forward_to:  # e.g. a missing episode, re-keyed by the child
             forwarded = msgspec.structs.replace(result, subject=target).to_cloudevent()
@@ -157,8 +139,20 @@ class DomainAgent:
             metrics.event_counter(self.domain, "out_of_order").inc()
         self.index.set(message.partition, key, next_due(state))
         metrics.event_counter(self.domain, "accepted").inc()
+        return None
 
     # ------------------------------------------------------------------ time
+    async def _fire(self, partition: int, key: bytes, now: dt.datetime, as_of: dt.datetime | None) -> None:
+        raw = self.cases.get(key)
+        if raw is None:
+            return
+        state = decode_case(raw)
+        alerts = tick(state, policy, now, as_of=as_of)
+        if alerts:
+            await emit_alerts(alerts)
+            self.cases[key] = encode_case(state)
+        self.index.set(partition, key, next_due(state))
+
     def _rebuild(self, partition: int) -> None:
         """Index every partition of this domain that the worker actively owns and has not
         indexed yet, in one pass over the table, reading only each stored case's header."""
@@ -196,16 +190,16 @@ class DomainAgent:
         now = utcnow()
         as_of = self.decide_until(partition)
         for key in self.index.pop_due(partition, now if as_of is None else min(now, as_of)):
-            raw = self.cases.get(key)
-            if raw is None:
-                continue
-            state = decode_case(raw)
-            alerts = tick(state, policy, now, as_of=as_of)
-            if alerts:
-                await emit_alerts(alerts)
-                self.cases[key] = encode_case(state)
-            self.index.set(partition, key, next_due(state))
+            try:
+                await self._fire(partition, key, now, as_of)
+            except Exception as exc:  # one case's failure must not hold back every other deadline
+                log.error("%s agent: %s firing a deadline on partition %s", self.domain, type(exc).__name__, partition)
+                metrics.event_counter(self.domain, "tick_error").inc()
         metrics.OPEN_DEADLINES.labels(self.domain).set(len(self.index))
+
+
+def _position(message: Any) -> tuple[str, int, int]:
+    return message.topic, message.partition, message.offset
 
 
 DOMAIN_AGENTS: dict[Domain, DomainAgent] = {}

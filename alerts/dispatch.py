@@ -31,15 +31,16 @@ from alerts import lifecycle
 from alerts.config import NotifyConfig
 from alerts.console import format_line
 from alerts.lifecycle import RECORD_DECODER, RECORD_ENCODER, AlertRecord, Changes
-from alerts.model import ALERT_DECODER, Alert
+from alerts.model import ALERT_DECODER, ALERT_ID, Alert
 from alerts.tokens import ack_token
-from streams import metrics, ticks
+from streams import deadletter, metrics, ticks
 from streams.app import RAW_TABLE, app, notify_config, settings
 from streams.topics import (
     alert_commands_topic,
     alert_ticks_topic,
     alert_transitions_topic,
     alerts_topic,
+    deadletter_topic,
     outbox_topic,
 )
 
@@ -75,6 +76,7 @@ outbox_channel = app.topic(outbox_topic(settings), **raw)
 transitions_channel = app.topic(alert_transitions_topic(settings), **raw)
 commands_channel = app.topic(alert_commands_topic(settings), **raw)
 ticks_channel = app.topic(alert_ticks_topic(settings), **raw)
+deadletter_channel = app.topic(deadletter_topic(settings), **raw)
 records = app.Table("alert-records", partitions=settings.partitions, **RAW_TABLE)
 ALERTS, COMMANDS, TICKS = alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)
 
@@ -133,10 +135,12 @@ class Dispatcher:
 
     async def on_command(self, message: Any) -> None:
         command = COMMAND_DECODER.decode(message.value)
+        if not ALERT_ID.fullmatch(command.alert_id):
+            raise ValueError("not an alert id")
         key = command.alert_id.encode()
         record = self.load(key)
         if record is None:
-            log.warning("ack for unknown alert %s by %s ignored", command.alert_id, command.by)
+            log.warning("ack for unknown alert %s ignored", command.alert_id)
             return
         accepted, why, changes = lifecycle.on_ack(record, command.by, command.at, command.how)
         if not accepted:
@@ -168,10 +172,15 @@ async def dispatch(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
         message = event.message
         started = time.perf_counter()
-        if message.topic == TICKS:
-            await dispatcher.on_tick(message.partition)
-        elif message.topic == COMMANDS:
-            await dispatcher.on_command(message)
-        else:
-            await dispatcher.on_alert(message)
+        try:
+            if message.topic == TICKS:
+                await dispatcher.on_tick(message.partition)
+            elif message.topic == COMMANDS:
+                await dispatcher.on_command(message)
+            else:
+                await dispatcher.on_alert(message)
+        except Exception as exc:  # the message fails, not the dispatcher; the text may quote input
+            where = (message.topic, message.partition, message.offset)
+            log.error("dispatcher: %s on %s:%s@%s", type(exc).__name__, *where)
+            await deadletter.send(deadletter_channel, "dispatcher", message, deadletter.internal_error(exc, "dispatch"))
         metrics.DISPATCH_SECONDS.observe(time.perf_counter() - started)

@@ -12,6 +12,7 @@ can drop the second copy.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Final, Literal
 
@@ -24,6 +25,10 @@ AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "retracted"]
 """firing: raised. updated: its deadline moved (a pause, a resumption). satisfied: the required
 action was recorded (late, if the stage had passed). cleared: no longer needed (the clock was
 cancelled or its deadline extended). retracted: the records show it should never have fired."""
+
+
+ALERT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""What every alert id looks like (a UUID); anything else is refused before it is logged or used."""
 
 
 def alert_id(rule_id: str, case: str, clock_instance: str, stage: str) -> str:

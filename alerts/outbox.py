@@ -24,10 +24,10 @@ import msgspec
 
 from alerts.config import Receiver
 from alerts.deliver import Receipt, deliver
-from alerts.dispatch import JOB_DECODER, JOB_ENCODER, Job, outbox_channel
+from alerts.dispatch import JOB_DECODER, JOB_ENCODER, Job, deadletter_channel, outbox_channel
 from alerts.payloads import notice, render
 from alerts.retry import CircuitBreaker, RetryPolicy
-from streams import metrics
+from streams import deadletter, metrics
 from streams.app import RAW_TABLE, app, notify_config, settings
 from streams.topics import deliveries_topic
 
@@ -151,16 +151,26 @@ lanes = Lanes()
 
 @app.agent(outbox_channel, name="outbox", concurrency=1)
 async def outbox(stream: faust.StreamT[bytes]) -> None:
-    async for value in stream:
-        job = JOB_DECODER.decode(value)
-        key = job.webhook_id.encode()
-        if job.finished:
-            if pending.get(key) is not None:
-                del pending[key]
-            continue
-        if pending.get(key) is None:
-            pending[key] = value
-            lanes.submit(job)
+    async for event in stream.events():
+        message = event.message
+        try:
+            take(message.value)
+        except Exception as exc:  # a job nobody can read is dead-lettered, never a crash that skips it
+            log.error("outbox: %s on %s:%s@%s", type(exc).__name__, message.topic, message.partition, message.offset)
+            await deadletter.send(deadletter_channel, "outbox", message, deadletter.internal_error(exc, "the outbox"))
+
+
+def take(value: bytes) -> None:
+    """Record a job as pending and hand it to its lane, or close it on its ``finished`` marker."""
+    job = JOB_DECODER.decode(value)
+    key = job.webhook_id.encode()
+    if job.finished:
+        if pending.get(key) is not None:
+            del pending[key]
+        return
+    if pending.get(key) is None:
+        pending[key] = value
+        lanes.submit(job)
 
 
 @app.timer(interval=5.0)

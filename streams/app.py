@@ -14,6 +14,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from agents.policy import DEFAULT_PACKS, Policy, load_policy
 from alerts.config import NotifyConfig, from_settings
 from alerts.config import load as load_notify
+from streams.validation import InputLimits, input_limits
 from watchkeeper.settings import Settings
 
 RAW_TABLE = {"key_type": bytes, "value_type": bytes}
@@ -23,6 +24,7 @@ Schema alone writes and recovers the changelog as JSON and recovery fails after 
 
 settings: Settings = Settings.from_env()
 policy: Policy = load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)
+limits: InputLimits = input_limits(settings)
 notify_config: NotifyConfig = (
     load_notify(settings.notify)
     if settings.notify

@@ -19,6 +19,7 @@ from watchkeeper.settings import Settings, SettingsError, settings_help
 if TYPE_CHECKING:
     from alerts.model import Alert
     from streams.contract import Event
+    from streams.validation import InputLimits
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def _existing_file(text: str) -> Path:
     return path
 
 
-def read_events(path: Path, *, now: dt.datetime, max_future: dt.timedelta) -> tuple[list[Event], int]:
+def read_events(path: Path, *, now: dt.datetime, limits: InputLimits) -> tuple[list[Event], int]:
     """Validate a JSONL file of events; report each invalid line as ``file:line: reason`` on stderr."""
     from streams.validation import Rejection, decode_event
 
@@ -39,7 +40,7 @@ def read_events(path: Path, *, now: dt.datetime, max_future: dt.timedelta) -> tu
     for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if not line.strip():
             continue
-        result = decode_event(line, now=now, max_future=max_future)
+        result = decode_event(line, now=now, limits=limits)
         if isinstance(result, Rejection):
             invalid += 1
             print(f"{path}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
@@ -110,6 +111,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     from streams.contract import domain_of
     from streams.topics import input_topic
+    from streams.validation import input_limits
 
     settings = Settings.from_env()
     outgoing: list[tuple[str, bytes | None, bytes]] = []
@@ -118,8 +120,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         lines = [line for line in args.file.read_bytes().splitlines() if line.strip()]
         outgoing = [(input_topic(settings, args.domain), None, line) for line in lines]
     else:
-        max_future = dt.timedelta(seconds=settings.max_future_seconds)
-        events, errors = read_events(args.file, now=dt.datetime.now(dt.UTC), max_future=max_future)
+        events, errors = read_events(args.file, now=dt.datetime.now(dt.UTC), limits=input_limits(settings))
         for event in events:
             # Re-encode from the typed model: fields outside the contract are dropped here, at the edge.
             body = json.dumps(event.to_cloudevent(), separators=(",", ":")).encode()
@@ -194,11 +195,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from agents.policy import DEFAULT_PACKS, load_policy
     from agents.replay import Replay, Summary
     from alerts.model import ALERT_ENCODER
+    from streams.validation import input_limits
 
     policy = load_policy(args.policy or DEFAULT_PACKS, args.overrides)
     # Replay has no "now" of its own: any event time is accepted, however far ahead.
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
-    events, invalid = read_events(args.file, now=far_future, max_future=dt.timedelta(0))
+    events, invalid = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))
     if not events:
         print(f"watchkeeper replay: no valid events in {args.file}", file=sys.stderr)
         return 1
@@ -222,8 +224,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     report = sys.stdout if args.out else sys.stderr
     print(
         f"replayed {len(events)} event(s) from {args.file} to {until.isoformat()} "
-        f"({invalid} invalid, {run.duplicates} duplicate, {run.late_entries} late entries, "
-        f"{run.rebuilds} out of order)",
+        f"({invalid} invalid, {run.duplicates} duplicate, {run.conflicts} id conflict, "
+        f"{run.late_entries} late entries, {run.rebuilds} out of order)",
         file=report,
     )
     print(summary.table(), file=report)

@@ -6,6 +6,7 @@ in the README. A bad value fails at start-up with the variable's name, never lat
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import ssl
 from collections.abc import Callable, Mapping
@@ -36,6 +37,17 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "WATCHKEEPER_MAX_FUTURE_SECONDS",
         "300",
         "An event timed further ahead of the worker's clock than this is dead-lettered.",
+    ),
+    ("WATCHKEEPER_MAX_EVENT_BYTES", "65536", "An input message larger than this is dead-lettered unread."),
+    (
+        "WATCHKEEPER_EARLIEST_EVENT_TIME",
+        "2000-01-01",
+        "An event (or a time inside its data) dated before this day, UTC, is dead-lettered as out of range.",
+    ),
+    (
+        "WATCHKEEPER_RECORDED_SKEW_SECONDS",
+        "60",
+        "A recordedtime earlier than the event's time by more than this is dead-lettered.",
     ),
     (
         "WATCHKEEPER_POLICY",
@@ -115,6 +127,9 @@ class Settings:
     retention_days: float = 30.0
     tick_seconds: float = 1.0
     max_future_seconds: float = 300.0
+    max_event_bytes: int = 65536
+    earliest_event_time: dt.datetime = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    recorded_skew_seconds: float = 60.0
     policy: tuple[Path, ...] = ()
     """Policy packs; empty means the built-in packs."""
     policy_overrides: tuple[Path, ...] = ()
@@ -203,6 +218,19 @@ class Settings:
             ),
             max_future_seconds=get(
                 "WATCHKEEPER_MAX_FUTURE_SECONDS", float, 300.0, lambda v: v >= 0, "seconds, zero or more"
+            ),
+            max_event_bytes=get(
+                "WATCHKEEPER_MAX_EVENT_BYTES", int, 65536, lambda v: 1024 <= v <= 10_000_000, "bytes, 1024 to 10000000"
+            ),
+            earliest_event_time=get(
+                "WATCHKEEPER_EARLIEST_EVENT_TIME",
+                lambda v: dt.datetime.combine(dt.date.fromisoformat(v), dt.time(), dt.UTC),
+                dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                lambda v: v.year >= 1900,
+                "a date as YYYY-MM-DD, 1900 or later",
+            ),
+            recorded_skew_seconds=get(
+                "WATCHKEEPER_RECORDED_SKEW_SECONDS", float, 60.0, lambda v: v >= 0, "seconds, zero or more"
             ),
             policy=tuple(Path(p) for p in environ.get("WATCHKEEPER_POLICY", "").split(os.pathsep) if p.strip()),
             policy_overrides=tuple(

@@ -153,6 +153,27 @@ def test_a_repeated_event_id_is_a_duplicate_and_changes_nothing(policy: Policy) 
     assert CASE_ENCODER.encode(state) == before
 
 
+def test_a_reused_id_on_a_different_event_is_a_conflict_not_a_duplicate_and_changes_nothing(policy: Policy) -> None:
+    state = child_waiting(policy)
+    request = ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=T0 + H, event_id="same"))
+    process_event(state, request, policy, T0 + H)
+    before = CASE_ENCODER.encode(state)
+    arrival = ev(cloudevent("CR-1", "custody.appropriate_adult.arrived", at=T0 + H, event_id="same"))
+    outcome = process_event(state, arrival, policy, T0 + H)
+    assert outcome.conflict and not outcome.duplicate and outcome.alerts == []
+    assert CASE_ENCODER.encode(state) == before
+
+
+def test_the_same_id_from_another_source_is_another_event(policy: Policy) -> None:
+    state = child_waiting(policy)
+    first = ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=T0 + H, event_id="7"))
+    other = ev(cloudevent("CR-1", "custody.appropriate_adult.arrived", at=T0 + H, event_id="7", source="aa-service"))
+    process_event(state, first, policy, T0 + H)
+    outcome = process_event(state, other, policy, T0 + H)
+    assert not outcome.conflict and not outcome.duplicate
+    assert state.clocks[RULE].status == "met"
+
+
 def test_a_second_request_does_not_restart_a_running_clock(policy: Policy) -> None:
     state = child_waiting(policy)
     process_event(state, aa("requested", T0 + 90 * M), policy, T0 + 90 * M)

@@ -68,3 +68,7 @@ def test_every_scenario_gives_the_same_alerts_live_as_in_replay(
     assert not only_replay and not only_live, f"replay only: {only_replay}; live only: {only_live}"
     differing = {aid: (live[aid], expected[aid]) for aid in expected if live[aid] != expected[aid]}
     assert not differing, differing
+
+    refused = sorted(reason for scenario in all_scenarios() for reason in scenario.refused)
+    letters = d.read("deadletter", until=lambda r: len(r) >= len(refused), timeout=30, settle=1)
+    assert sorted(r["reason"] for r in letters) == refused

@@ -2,9 +2,11 @@
 
 A scenario is YAML: a ``start`` instant, events at offsets from it (``at``, and ``recorded``
 when the record was entered later), and ``expect``: every alert message the case must
-produce, as ``case rule stage status`` lines. Data values written ``@<offset>`` are times
-at that offset from the start (a relevant time, a review time). Event ids are derived from
-the scenario and the event's position, so alert ids are the same on every run.
+produce, as ``case rule stage status`` lines; ``refused`` lists the dead-letter reason of
+each input that must be refused (``same_id_as: N`` gives an event the id of event N).
+Data values written ``@<offset>`` are times at that offset from the start (a relevant
+time, a review time). Event ids are derived from the scenario and the event's position, so
+alert ids are the same on every run.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ class Scenario:
     until: dt.datetime
     raw_events: tuple[dict[str, Any], ...]
     expect: tuple[str, ...]
+    refused: tuple[str, ...] = ()
+    """The dead-letter reason of every input that must be refused, in order."""
 
     def cloudevents(self, shift: dt.timedelta = dt.timedelta(0)) -> list[dict[str, Any]]:
         """The events as structured-mode CloudEvents, every time moved by ``shift``."""
-        out = []
+        out: list[dict[str, Any]] = []
         for i, raw in enumerate(self.raw_events):
             at = self.start + parse_duration(str(raw["at"])) + shift
             recorded = self.start + parse_duration(str(raw.get("recorded", raw["at"]))) + shift
@@ -43,7 +47,7 @@ class Scenario:
             out.append(
                 {
                     "specversion": "1.0",
-                    "id": str(uuid.uuid5(NAMESPACE, f"{self.path.stem}#{i}")),
+                    "id": str(uuid.uuid5(NAMESPACE, f"{self.path.stem}#{raw.get('same_id_as', i)}")),
                     "source": "scenario",
                     "type": raw["type"],
                     "subject": raw.get("subject", self.subject),
@@ -71,6 +75,7 @@ def load(path: Path) -> Scenario:
         until=start + parse_duration(str(doc["until"])),
         raw_events=tuple(doc["events"]),
         expect=tuple(doc.get("expect") or ()),
+        refused=tuple(doc.get("refused") or ()),
     )
 
 

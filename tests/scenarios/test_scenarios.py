@@ -7,6 +7,7 @@ tests/integration/test_scenarios_live.py, which checks that both ways agree.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +21,25 @@ SCENARIOS = all_scenarios()
 
 
 def replay_cli(scenario: Scenario, tmp_path: Path, events: list[dict[str, object]] | None = None) -> list[dict]:
+    return replay_with_refusals(scenario, tmp_path, events)[0]
+
+
+def replay_with_refusals(
+    scenario: Scenario, tmp_path: Path, events: list[dict[str, object]] | None = None
+) -> tuple[list[dict], list[str]]:
+    """The alerts replay writes, and the reason of every input it refused (invalid lines, in
+    order, then one ``id_conflict`` per conflict it counted)."""
     source, out = tmp_path / "events.jsonl", tmp_path / "alerts.jsonl"
     source.write_text("".join(json.dumps(e) + "\n" for e in events or scenario.cloudevents()))
     until = scenario.until.isoformat()
     command = [sys.executable, "-m", "watchkeeper", "replay", str(source), "--until", until, "--out", str(out)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in out.read_text().splitlines()]
+    refused = re.findall(r"^\S+:\d+: (\w+): ", result.stderr, flags=re.MULTILINE)
+    conflicts = re.search(r"(\d+) id conflict", result.stdout)
+    assert conflicts is not None, result.stdout
+    refused += ["id_conflict"] * int(conflicts.group(1))
+    return [json.loads(line) for line in out.read_text().splitlines()], refused
 
 
 def test_the_library_holds_the_inspection_case_studies() -> None:
@@ -46,6 +59,12 @@ def test_replay_gives_exactly_the_scenarios_alerts(scenario: Scenario, tmp_path:
     alerts = replay_cli(scenario, tmp_path)
     assert [summary_line(a) for a in alerts] == list(scenario.expect)
     assert all(a["legal_basis"] and a["action"] and a["timeline"] for a in alerts)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.path.stem for s in SCENARIOS])
+def test_replay_refuses_exactly_the_inputs_the_scenario_names(scenario: Scenario, tmp_path: Path) -> None:
+    _, refused = replay_with_refusals(scenario, tmp_path)
+    assert refused == list(scenario.refused)
 
 
 def test_alerts_carry_no_names_or_dates_of_birth(tmp_path: Path) -> None:
