@@ -3,7 +3,8 @@
 One YAML file (``WATCHKEEPER_NOTIFY``), validated on load; every error names the file and the
 field. Secrets are never written in it: ``secrets: [env:WK_SECRET_A]`` names environment
 variables, so rotating a key is adding a variable and a list entry, then removing the old one.
-Users' bearer tokens are stored as SHA-256 hashes only.
+Users' bearer tokens are stored as salted hashes only, and every signing key is checked at
+load: missing, short, placeholder or shared keys stop start-up (alerts/tokens.py).
 
 Without a file, the settings give a minimal configuration: the console, plus one generic
 receiver at ``WATCHKEEPER_WEBHOOK_URL`` if set, paged once per alert.
@@ -18,12 +19,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
 
 from agents.durations import parse_duration
+from alerts.tokens import WeakKeyError, check_key, is_credential
 
 Format = Literal["generic", "slack", "teams", "pagerduty", "alertmanager"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -42,6 +44,10 @@ class _Receiver(msgspec.Struct, forbid_unknown_fields=True):
     """``env:NAME`` entries (or literal ``whsec_…`` in tests); several at once during rotation."""
     routing_key: str | None = None
     """PagerDuty Events v2 integration key (``env:NAME``)."""
+    ack_links: bool | None = None
+    """Whether pages carry a one-click acknowledgement link. Default: yes for people's channels
+    (generic, Slack, Teams); no for machine receivers (PagerDuty, Alertmanager), whose stored
+    alerts others can read: they link to the console's case page, behind sign-in."""
 
 
 class _Tier(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,8 +83,9 @@ Role = Literal["viewer", "inspector", "admin"]
 
 
 class _User(msgspec.Struct, forbid_unknown_fields=True):
-    user: str
-    token_sha256: str
+    user: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    token_hash: str
+    """``sha256$<salt>$<digest>`` as printed by ``watchkeeper users add``; never the token."""
     role: Role = "inspector"
 
 
@@ -97,12 +104,17 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     ack_link_secret: str | None = None
     ack_link_ttl: str = "24h"
     session_secret: str | None = None
-    """Signs console sessions; the same on every worker so any of them serves the console."""
+    """Signs console session cookies (``env:NAME``); the same on every worker so any of them
+    serves the console. Required when there are users; never the ack-link key."""
+    session_hours: float = 12
     public_url: str = "http://127.0.0.1:6066"
     heartbeat: _Heartbeat | None = None
 
 
 # ----------------------------------------------------------------------------- loaded model
+MACHINE_FORMATS: Final = ("pagerduty", "alertmanager")
+
+
 @dataclass(frozen=True)
 class Receiver:
     name: str
@@ -110,6 +122,7 @@ class Receiver:
     format: Format
     secrets: tuple[str, ...] = ()
     routing_key: str | None = None
+    ack_links: bool = True
 
 
 @dataclass(frozen=True)
@@ -160,10 +173,11 @@ class NotifyConfig:
     policies: dict[str, Policy]
     routes: tuple[Route, ...]
     fallback: str | None = None
-    user_tokens: dict[str, str] = field(default_factory=dict)
-    """sha256 hex of a bearer token -> user."""
+    user_credentials: dict[str, str] = field(default_factory=dict)
+    """user -> stored credential of their bearer token (alerts/tokens.py)."""
     user_roles: dict[str, str] = field(default_factory=dict)
     session_secret: bytes | None = None
+    session_lifetime: dt.timedelta = dt.timedelta(hours=12)
     ack_link_secret: bytes | None = None
     ack_link_ttl: dt.timedelta = dt.timedelta(hours=24)
     public_url: str = "http://127.0.0.1:6066"
@@ -191,6 +205,14 @@ def _secret(value: str, where: str, environ: Mapping[str, str]) -> str:
     return value
 
 
+def _key(value: str | None, where: str, environ: Mapping[str, str]) -> bytes:
+    """A signing key from the environment, refused at start-up if missing, short or a placeholder."""
+    try:
+        return check_key(_secret(value, where, environ) if value else None, where)
+    except WeakKeyError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _duration(text: str, where: str) -> dt.timedelta:
     try:
         return parse_duration(text)
@@ -201,6 +223,12 @@ def _duration(text: str, where: str) -> dt.timedelta:
 def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for i, user in enumerate((raw or {}).get("users") or [] if isinstance(raw, dict) else []):
+            if isinstance(user, dict) and "token_sha256" in user:
+                raise ConfigError(
+                    f"{path}: field 'users[{i}].token_sha256': hand-made token hashes are refused; "
+                    "make a token and its token_hash with `watchkeeper users add NAME --role ROLE`"
+                )
         file = msgspec.convert(raw, _File)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
@@ -221,7 +249,8 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
             raise ConfigError(f"{where}.routing_key': a pagerduty receiver needs its integration key")
         secrets = tuple(_secret(s, f"{where}.secrets'", environ) for s in r.secrets)
         routing_key = _secret(r.routing_key, f"{where}.routing_key'", environ) if r.routing_key else None
-        receivers[name] = Receiver(name, r.url, r.format, secrets, routing_key)
+        links = r.ack_links if r.ack_links is not None else r.format not in MACHINE_FORMATS
+        receivers[name] = Receiver(name, r.url, r.format, secrets, routing_key, links)
     for role, names in file.roles.items():
         for name in names:
             if name not in receivers:
@@ -251,23 +280,33 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
     for name in (file.fallback, *(file.heartbeat.receivers if file.heartbeat else ())):
         if name is not None and name not in receivers:
             raise ConfigError(f"{at}: no receiver named {name!r} (fallback or heartbeat)")
-    secret = _secret(file.ack_link_secret, f"{at}: field 'ack_link_secret'", environ) if file.ack_link_secret else None
+    for i, u in enumerate(file.users):
+        if not is_credential(u.token_hash):
+            raise ConfigError(f"{at}: field 'users[{i}].token_hash': not a credential made by `watchkeeper users add`")
+    if len({u.user for u in file.users}) != len(file.users):
+        raise ConfigError(f"{at}: field 'users': a user is listed twice")
+    webhook_keys = {s.encode() for r in receivers.values() for s in r.secrets}
+    link_key = _key(file.ack_link_secret, f"{at}: field 'ack_link_secret'", environ) if file.ack_link_secret else None
+    session_key = (
+        _key(file.session_secret, f"{at}: field 'session_secret'", environ)
+        if file.session_secret or file.users
+        else None
+    )
+    if session_key is not None and session_key == link_key:
+        raise ConfigError(f"{at}: field 'session_secret': must differ from ack_link_secret (one key, one job)")
+    if webhook_keys & {session_key, link_key}:
+        raise ConfigError(f"{at}: a receiver's webhook secret is also the session or ack-link key: use separate keys")
     return NotifyConfig(
         receivers=receivers,
         roles={role: tuple(names) for role, names in file.roles.items()},
         policies=policies,
         routes=tuple(routes),
         fallback=file.fallback,
-        user_tokens={u.token_sha256.lower(): u.user for u in file.users},
+        user_credentials={u.user: u.token_hash for u in file.users},
         user_roles={u.user: u.role for u in file.users},
-        session_secret=(
-            _secret(file.session_secret, f"{at}: field 'session_secret'", environ).encode()
-            if file.session_secret
-            else secret.encode()
-            if secret
-            else None
-        ),
-        ack_link_secret=secret.encode() if secret else None,
+        session_secret=session_key,
+        session_lifetime=dt.timedelta(hours=file.session_hours),
+        ack_link_secret=link_key,
         ack_link_ttl=_duration(file.ack_link_ttl, f"{at}: field 'ack_link_ttl'"),
         public_url=file.public_url.rstrip("/"),
         heartbeat_interval=_duration(file.heartbeat.interval, f"{at}: field 'heartbeat.interval'")
@@ -278,25 +317,37 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
     )
 
 
-def from_settings(webhook_url: str | None, secret: str | None = None, console_users: str = "") -> NotifyConfig:
+def from_settings(
+    webhook_url: str | None, secret: str | None = None, console_users: str = "", session_secret: str | None = None
+) -> NotifyConfig:
     """No notification file: the console, and one generic receiver if a URL is set.
 
-    ``console_users`` is ``user:role:sha256-of-token`` entries, comma-separated
-    (``WATCHKEEPER_CONSOLE_USERS``), for a deployment without a notification file."""
+    ``console_users`` is ``user:role:credential`` entries, comma-separated
+    (``WATCHKEEPER_CONSOLE_USERS``, credentials from ``watchkeeper users add``), for a
+    deployment without a notification file; they need ``WATCHKEEPER_SESSION_SECRET``."""
     secrets = (secret,) if secret else ()
     receivers = {"webhook": Receiver("webhook", webhook_url, "generic", secrets)} if webhook_url else {}
-    users = [entry.split(":") for entry in console_users.split(",") if entry.strip()]
+    users = [entry.strip().split(":") for entry in console_users.split(",") if entry.strip()]
     for parts in users:
-        if len(parts) != 3 or parts[1] not in ("viewer", "inspector", "admin"):
-            raise ConfigError("WATCHKEEPER_CONSOLE_USERS: each entry is user:viewer|inspector|admin:sha256")
+        if len(parts) != 3 or parts[1] not in ("viewer", "inspector", "admin") or not is_credential(parts[2]):
+            raise ConfigError(
+                "WATCHKEEPER_CONSOLE_USERS: each entry is user:viewer|inspector|admin:credential "
+                "(from `watchkeeper users add`)"
+            )
+    session_key = None
+    if users or session_secret:
+        try:
+            session_key = check_key(session_secret, "WATCHKEEPER_SESSION_SECRET")
+        except WeakKeyError as exc:
+            raise ConfigError(str(exc)) from None
     return NotifyConfig(
         receivers=receivers,
         roles={"on_call": tuple(receivers)},
         policies={"default": Policy("default", (Tier("on_call", dt.timedelta(0)),))},
         routes=(Route("default"),),
-        user_tokens={digest.lower(): user for user, _, digest in users},
+        user_credentials={user: credential for user, _, credential in users},
         user_roles={user: role for user, role, _ in users},
-        session_secret=os.urandom(32),
+        session_secret=session_key,
     )
 
 

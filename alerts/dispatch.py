@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ import msgspec
 from agents.due_index import DueIndex
 from agents.stored_case import payload, with_header
 from alerts import lifecycle
-from alerts.config import NotifyConfig
+from alerts.config import NotifyConfig, Receiver
 from alerts.console import format_line
 from alerts.lifecycle import RECORD_DECODER, RECORD_ENCODER, AlertRecord, Changes
 from alerts.model import ALERT_DECODER, ALERT_ID, Alert
@@ -81,18 +82,23 @@ records = app.Table("alert-records", partitions=settings.partitions, **RAW_TABLE
 ALERTS, COMMANDS, TICKS = alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)
 
 
-def links_for(config: NotifyConfig, alert: Alert, role: str, now: dt.datetime) -> dict[str, str]:
-    if config.ack_link_secret is None:
-        return {}
-    token = ack_token(config.ack_link_secret, alert.alert_id, role, now + config.ack_link_ttl)
-    return {"acknowledge": f"{config.public_url}/ack?token={token}"}
+def links_for(config: NotifyConfig, alert: Alert, role: str, receiver: Receiver, link_id: str) -> dict[str, str]:
+    """Every page links to the case in the console (sign-in required). Only pages to people's
+    channels also carry a one-click ack link, naming the role and receiver it was sent to;
+    a machine receiver's stored alerts can be read by whoever reaches its API."""
+    links = {"console": f"{config.public_url}/console#case/{urllib.parse.quote(alert.case, safe='')}"}
+    if config.ack_link_secret is not None and receiver.ack_links:
+        token = ack_token(config.ack_link_secret, alert.alert_id, role, receiver.name, link_id)
+        links["acknowledge"] = f"{config.public_url}/ack?token={token}"
+    return links
 
 
-def jobs_for(config: NotifyConfig, changes: Changes, now: dt.datetime) -> Iterable[Job]:
+def jobs_for(config: NotifyConfig, changes: Changes) -> Iterable[Job]:
     for note in changes.notifications:
-        links = links_for(config, note.alert, note.role, now) if note.action == "trigger" else {}
         for receiver in config.receivers_for(note.role):
-            yield Job(f"{note.delivery_key}.{receiver.name}", receiver.name, note.action, note.state, note.alert, links)
+            webhook_id = f"{note.delivery_key}.{receiver.name}"
+            links = links_for(config, note.alert, note.role, receiver, webhook_id) if note.action == "trigger" else {}
+            yield Job(webhook_id, receiver.name, note.action, note.state, note.alert, links)
 
 
 @dataclass
@@ -102,7 +108,7 @@ class Dispatcher:
 
     async def publish(self, changes: Changes, now: dt.datetime) -> None:
         futures = []
-        for job in jobs_for(self.config, changes, now):
+        for job in jobs_for(self.config, changes):
             futures.append(await outbox_channel.send(key=job.receiver.encode(), value=JOB_ENCODER.encode(job)))
         for change in changes.transitions:
             value = msgspec.json.encode(change)

@@ -75,6 +75,7 @@ def render(
     redacted = redact(alert, state, links)
     text = summary(alert, state)
     ack = links.get("acknowledge")
+    where = ack or links.get("console")
     payload: Any
     match receiver.format:
         case "generic":
@@ -112,8 +113,9 @@ def render(
                     "group": alert.area or alert.domain,
                     "custom_details": redacted,
                 }
-                if ack:
-                    payload["links"] = [{"href": ack, "text": "Acknowledge in Watchkeeper"}]
+                if where:
+                    text_ = "Acknowledge in Watchkeeper" if ack else "Open the case in the Watchkeeper console"
+                    payload["links"] = [{"href": where, "text": text_}]
         case "alertmanager":
             labels = {"alertname": alert.rule_id, "alert_id": alert.alert_id, "severity": alert.severity}
             labels |= {"stage": alert.stage, "case": alert.case, "domain": alert.domain}
@@ -124,8 +126,8 @@ def render(
                 "annotations": {"summary": text, "action": alert.action, "deadline": alert.deadline.isoformat()},
                 "startsAt": alert.stage_at.isoformat(),
             }
-            if ack:
-                entry["generatorURL"] = ack
+            if where:
+                entry["generatorURL"] = where
             if action == "resolve":
                 entry["endsAt"] = now.isoformat()
             payload = [entry]

@@ -8,12 +8,15 @@ replication factor taken from settings rather than Faust's default of 1.
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from agents.policy import DEFAULT_PACKS, Policy, load_policy
 from alerts.config import NotifyConfig, from_settings
 from alerts.config import load as load_notify
+from streams import web_guard
 from streams.validation import InputLimits, input_limits
 from watchkeeper.settings import Settings
 
@@ -28,7 +31,7 @@ limits: InputLimits = input_limits(settings)
 notify_config: NotifyConfig = (
     load_notify(settings.notify)
     if settings.notify
-    else from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users)
+    else from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users, settings.session_secret)
 )
 
 
@@ -66,8 +69,21 @@ app = faust.App(
     web_router_enabled=False,
     producer_acks=-1,
     broker_credentials=broker_credentials(settings),
+    web_application_options={"middlewares": [web_guard.middleware(settings.metrics_token)]},
 )
+web_guard.install(app.web.web_app)
 
 # /metrics: Faust's Prometheus sensor (streams, tables, commits, rebalances, as faust_*) and
 # Watchkeeper's own metrics (streams/metrics.py, as watchkeeper_*), from one registry.
 setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
+
+
+def aiokafka_options() -> dict[str, Any]:
+    """Connection options for the workers' own aiokafka consumers (console feed, access log)."""
+    options = settings.kafka_python_options()
+    connection: dict[str, Any] = {"security_protocol": options["security_protocol"]}
+    if settings.kafka_security_protocol.startswith("SASL"):
+        connection |= {k: options[k] for k in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password")}
+    if (context := settings.ssl_context()) is not None:
+        connection["ssl_context"] = context
+    return connection

@@ -74,6 +74,11 @@ DELIVERY_FAILURES: Final = Counter(
 HEARTBEATS: Final = Counter(
     "watchkeeper_heartbeats_total", "Heartbeats sent, by receiver and verdict.", ["receiver", "verdict"]
 )
+AUTH_FAILURES: Final = Counter(
+    "watchkeeper_auth_failures_total",
+    "Refused sign-ins, acknowledgements and admin calls (bad token, wrong role, spent link), and throttled ones.",
+    ["path", "outcome"],
+)
 DISPATCH_SECONDS: Final = Histogram(
     "watchkeeper_dispatch_seconds", "Time to handle one alert, acknowledgement or tick in the dispatcher."
 )

@@ -62,6 +62,10 @@ def deliveries_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}.deliveries"
 
 
+def access_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.console-access"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     retention = str(int(settings.retention_days * DAY_MS))
     n, rf = settings.partitions, settings.replication_factor
@@ -118,6 +122,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         ),
         TopicSpec(outbox_topic(settings), n, rf, keep, "deliveries to make, keyed by receiver: the durable outbox"),
         TopicSpec(deliveries_topic(settings), n, rf, keep, "a receipt for every delivery attempt"),
+        TopicSpec(
+            access_topic(settings),
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "console sessions, revocations and used ack links, read by every worker",
+        ),
     ]
     return specs
 

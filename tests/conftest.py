@@ -156,7 +156,7 @@ class Deployment:
         }
         return named[kind](self.settings)
 
-    def start_worker(self, data_slot: int | None = None) -> WorkerProcess:
+    def start_worker(self, data_slot: int | None = None, **env_overrides: str) -> WorkerProcess:
         """Each worker keeps its table store in its own data directory, as on separate hosts;
         ``data_slot`` reuses an earlier worker's directory, as a restart on the same host does."""
         slot = len(self.workers) if data_slot is None else data_slot
@@ -165,7 +165,7 @@ class Deployment:
             if "WATCHKEEPER_DATA_DIR" not in self.overrides
             else {}
         )
-        worker = WorkerProcess({**self.env, **env}, self.tmp / f"worker-{len(self.workers)}.log")
+        worker = WorkerProcess({**self.env, **env, **env_overrides}, self.tmp / f"worker-{len(self.workers)}.log")
         self.workers.append(worker)
         worker.wait_ready()
         return worker

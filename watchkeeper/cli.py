@@ -57,10 +57,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)  # configuration errors before Kafka
-    if settings.notify:
-        from alerts.config import load as load_notify
+    from alerts.config import from_settings
+    from alerts.config import load as load_notify
 
+    # Keys and users are checked before Kafka too: a placeholder key stops start-up here.
+    if settings.notify:
         load_notify(settings.notify)
+    else:
+        from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users, settings.session_secret)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
     if report.problems:
@@ -88,6 +92,48 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker.spinner = None  # stdout carries alert lines only, no terminal control codes
     worker.execute_from_commandline()
     return 0  # pragma: no cover - execute_from_commandline exits the process
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    import re
+
+    from alerts.tokens import credential_for, generate_token
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", args.name):
+        print("watchkeeper users add: a name is letters, digits, '.', '_' and '-' (no spaces)", file=sys.stderr)
+        return 2
+    token = generate_token()
+    credential = credential_for(token)
+    print(f"token for {args.name} (give it to them; it is not stored anywhere): {token}")
+    print(f'notification file:  - {{user: {args.name}, role: {args.role}, token_hash: "{credential}"}}')
+    print(f"WATCHKEEPER_CONSOLE_USERS entry: {args.name}:{args.role}:{credential}")
+    return 0
+
+
+def cmd_users_revoke(args: argparse.Namespace) -> int:
+    from kafka import KafkaProducer
+
+    from alerts.access import Revocation, record_key
+    from streams.topics import access_topic, ensure_topics
+
+    settings = Settings.from_env()
+    ensure_topics(settings)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        **settings.kafka_python_options(),  # type: ignore[arg-type]
+    )
+    try:
+        import msgspec
+
+        record = Revocation(args.name, dt.datetime.now(dt.UTC), args.by)
+        producer.send(access_topic(settings), key=record_key("user", args.name), value=msgspec.json.encode(record)).get(
+            timeout=30
+        )
+    finally:
+        producer.close()
+    print(f"revoked every session of {args.name} started before now")
+    return 0
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -331,6 +377,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="input topic for --raw (default custody)",
     )
     p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser(
+        "users",
+        help="make a console/ack user's token, or revoke a user's sessions",
+        description="add: generate a high-entropy bearer token and print it once, with the credential "
+        "(salted hash) to put in the notification file's users list or WATCHKEEPER_CONSOLE_USERS. "
+        "revoke: end every console session of a user on every worker within seconds.",
+    )
+    users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = users.add_parser("add", help="generate a token and its stored credential")
+    q.add_argument("name", help="the user's name (letters, digits, '.', '_', '-')")
+    q.add_argument("--role", choices=("viewer", "inspector", "admin"), default="inspector")
+    q.set_defaults(func=cmd_users_add)
+    q = users.add_parser("revoke", help="end every session of a user (on the broker's access log)")
+    q.add_argument("name")
+    q.add_argument("--by", default="cli", help="who is revoking, for the record (default cli)")
+    q.set_defaults(func=cmd_users_revoke)
 
     p = sub.add_parser(
         "topics",

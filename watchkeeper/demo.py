@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-from alerts.tokens import token_hash
+from alerts.tokens import credential_for, generate_token
 from watchkeeper.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,8 +121,9 @@ def run_demo(timeout_s: float = 120.0, hold_s: float = 0.0) -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env["WATCHKEEPER_WEBHOOK_URL"] = f"http://127.0.0.1:{server.server_address[1]}/alerts"
-    console_token = secrets.token_urlsafe(12)
-    env["WATCHKEEPER_CONSOLE_USERS"] = f"demo-inspector:inspector:{token_hash(console_token)}"
+    console_token = generate_token()  # the demo makes its own token and session key, as every deployment must
+    env["WATCHKEEPER_CONSOLE_USERS"] = f"demo-inspector:inspector:{credential_for(console_token)}"
+    env["WATCHKEEPER_SESSION_SECRET"] = secrets.token_hex(32)
     console_url = f"http://127.0.0.1:{env['WATCHKEEPER_WEB_PORT']}/console"
 
     ensure_topics(settings)

@@ -70,7 +70,19 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
     (
         "WATCHKEEPER_CONSOLE_USERS",
         "(none)",
-        "Without WATCHKEEPER_NOTIFY: console users as user:viewer|inspector|admin:sha256-of-token, comma-separated.",
+        "Without WATCHKEEPER_NOTIFY: console users as user:viewer|inspector|admin:credential, comma-separated "
+        "(credentials from `watchkeeper users add`).",
+    ),
+    (
+        "WATCHKEEPER_SESSION_SECRET",
+        "(none)",
+        "Without WATCHKEEPER_NOTIFY: the key that signs console sessions (at least 32 random bytes, the same "
+        "on every worker); required when WATCHKEEPER_CONSOLE_USERS is set.",
+    ),
+    (
+        "WATCHKEEPER_METRICS_TOKEN",
+        "(none)",
+        "If set, /metrics answers only requests with Authorization: Bearer <this token> (set it in production).",
     ),
     ("WATCHKEEPER_RETRY_BASE_SECONDS", "1.0", "First retry backoff of a webhook delivery; doubles each attempt."),
     ("WATCHKEEPER_RETRY_CAP_SECONDS", "60", "Longest backoff between two delivery attempts."),
@@ -136,6 +148,8 @@ class Settings:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     console_users: str = ""
+    session_secret: str | None = None
+    metrics_token: str | None = None
     console: bool = True
     notify: Path | None = None
     retry_base_seconds: float = 1.0
@@ -245,6 +259,14 @@ class Settings:
             ),
             webhook_secret=get("WATCHKEEPER_WEBHOOK_SECRET", str, None),
             console_users=get("WATCHKEEPER_CONSOLE_USERS", str, ""),
+            session_secret=get("WATCHKEEPER_SESSION_SECRET", str, None),
+            metrics_token=get(
+                "WATCHKEEPER_METRICS_TOKEN",
+                str,
+                None,
+                lambda v: v is not None and len(v) >= 32,
+                "at least 32 characters",
+            ),
             console=get("WATCHKEEPER_CONSOLE", lambda v: v.lower() in ("on", "1", "true", "yes"), True),
             notify=get("WATCHKEEPER_NOTIFY", Path, None, lambda v: v is not None and v.is_file(), "an existing file"),
             retry_base_seconds=get("WATCHKEEPER_RETRY_BASE_SECONDS", float, 1.0, lambda v: v > 0, "seconds above 0"),

@@ -13,6 +13,9 @@ from tests.conftest import T0
 
 SECRET_OLD = "whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWtleQ=="
 SECRET_NEW = "whsec_" + "bmV3LXNlY3JldC1uZXctc2VjcmV0LWtleQ=="
+LINK_KEY = "5e0c2a9f71d84b36a8c1e7f20b94d6c35a18e7f0c2b94d61a3e5f7092b4c6d8e"
+SESSION_KEY = "c7a94e1f0b3d62859e7c1a0f4d2b86e39a5c7e1f3b0d2946c8e0a2f4b6d8193e"
+"""Test keys: random-looking and long enough; each test that needs one names it."""
 
 
 def alert(
@@ -71,7 +74,7 @@ routes:
   - {{match: {{rule: ["custody.*"], severity: [high, critical]}}, policy: custody}}
   - {{policy: quiet}}
 fallback: control-room
-ack_link_secret: "link-secret"
+ack_link_secret: "{LINK_KEY}"
 """
 
 

@@ -4,7 +4,8 @@ from alerts.config import load
 from tests.conftest import REPO
 
 ENV = {
-    "WK_ACK_LINK_SECRET": "s",
+    "WK_ACK_LINK_SECRET": "3f1c9a7e5b2d8c4f6a0e1b3d5c7f9a2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a",
+    "WK_SESSION_SECRET": "9b7d5f3a1c8e6b4d2f0a9c7e5b3d1f8a6c4e2b0d9f7a5c3e1b8d6f4a2c0e9b7d",
     "WK_PAGERDUTY_INSPECTORS": "k",
     "WK_WEBHOOK_SECRET_2026": "whsec_YWFh",
     "WK_WEBHOOK_SECRET_2027": "whsec_YmJi",

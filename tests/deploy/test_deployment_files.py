@@ -41,3 +41,20 @@ def test_the_dockerfile_copies_every_package() -> None:
     text = (REPO / "Dockerfile").read_text()
     for package in ("streams", "agents", "alerts", "watchkeeper"):
         assert re.search(rf"^COPY {package} {package}$", text, re.M), package
+
+
+def test_no_deployment_file_ships_a_usable_secret() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        env = service.get("environment") or {}
+        assert not [k for k in env if k.startswith("WK_") or "SECRET" in k or "PASSWORD" in k], name
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+    assert compose["x-worker"]["env_file"] == ["watchkeeper.env"]
+    example = (DEPLOY / "watchkeeper.env.example").read_text()
+    assert all(line.endswith("=") for line in example.splitlines() if line.startswith("WK_")), "values are blank"
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "watchkeeper.yaml").read_text()))
+    assert "Secret" not in {d["kind"] for d in docs}, "the operator creates the Secret"
+    text = (DEPLOY / "docker-compose.yml").read_text() + (DEPLOY / "k8s" / "watchkeeper.yaml").read_text()
+    assert "change-me" not in text and "whsec_" not in text
+    assert not any(word in (DEPLOY / "notify" / "example.yaml").read_text() for word in ("token_sha256", "change-me"))

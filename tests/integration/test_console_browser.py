@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from alerts.tokens import token_hash
+from alerts.tokens import credential_for, generate_token
+from tests.alerts.helpers import SESSION_KEY
 from tests.conftest import REPO, Deployment, cloudevent, detention, free_port
 
 pytestmark = pytest.mark.broker
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("WATCHKEEPER_ARTIFACTS", REPO / "test-artifacts")) / "console"
-INSPECTOR, VIEWER = "inspector-token-1", "viewer-token-1"
+INSPECTOR, VIEWER = generate_token(), generate_token()
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,11 +47,12 @@ def browser() -> Iterator[Any]:
 
 def console(deployment: Callable[..., Deployment]) -> tuple[Deployment, str]:
     port = free_port()
-    users = f"insp-4411:inspector:{token_hash(INSPECTOR)},obs-1:viewer:{token_hash(VIEWER)}"
+    users = f"insp-4411:inspector:{credential_for(INSPECTOR)},obs-1:viewer:{credential_for(VIEWER)}"
     d = deployment(
         WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / "aa-10s.yaml"),
         WATCHKEEPER_WEB_PORT=str(port),
         WATCHKEEPER_CONSOLE_USERS=users,
+        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
     )
     d.start_worker()
     return d, f"http://127.0.0.1:{port}"

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from alerts.tokens import token_hash
-from tests.alerts.helpers import SECRET_NEW, SECRET_OLD
+from alerts.tokens import credential_for, generate_token
+from tests.alerts.helpers import LINK_KEY, SECRET_NEW, SECRET_OLD, SESSION_KEY
 from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention, free_port
 
 pytestmark = pytest.mark.broker
 AA_4S = str(REPO / "tests" / "integration" / "aa-4s.yaml")
-TOKEN = "insp-4411-bearer-token"
+TOKEN, VIEWER_TOKEN = generate_token(), generate_token()
 
 
 @pytest.fixture
@@ -58,8 +58,11 @@ policies:
 routes:
   - {{policy: ladder}}
 fallback: fallback
-users: [{{user: insp-4411, token_sha256: {token_hash(TOKEN)}}}]
-ack_link_secret: link-secret
+users:
+  - {{user: insp-4411, token_hash: "{credential_for(TOKEN)}"}}
+  - {{user: viewer-1, role: viewer, token_hash: "{credential_for(VIEWER_TOKEN)}"}}
+ack_link_secret: "{LINK_KEY}"
+session_secret: "{SESSION_KEY}"
 public_url: "http://127.0.0.1:{web_port}"
 heartbeat: {{interval: 1s, receivers: [fallback]}}
 """
@@ -119,10 +122,13 @@ def test_every_format_is_delivered_verified_redacted_and_follows_the_lifecycle(
         p["data"]["alert_id"] for p in generic if p["data"]["case"] == "CR-ACKED" and p["data"]["stage"] == "breach"
     )
 
-    # Acknowledge one breach with a bearer token before the inspector's tier; a bad token changes nothing.
+    # Acknowledge one breach with a bearer token before the inspector's tier; a bad token or a
+    # viewer's changes nothing.
     assert (
         http("POST", f"http://127.0.0.1:{port}/alerts/{acked_id}/ack", b"", {"Authorization": "Bearer nope"})[0] == 401
     )
+    viewer = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+    assert http("POST", f"http://127.0.0.1:{port}/alerts/{acked_id}/ack", b"", viewer)[0] == 403
     status, _ = http(
         "POST", f"http://127.0.0.1:{port}/alerts/{acked_id}/ack", b"", {"Authorization": f"Bearer {TOKEN}"}
     )
@@ -138,6 +144,13 @@ def test_every_format_is_delivered_verified_redacted_and_follows_the_lifecycle(
     )
     confirm = urllib.parse.urlencode({"token": token}).encode()
     assert http("POST", f"http://127.0.0.1:{port}/ack", confirm)[0] == 202
+    status, page = http("POST", f"http://127.0.0.1:{port}/ack", confirm)
+    assert status == 409 and "already been used" in page, "an ack link works once"
+    # Machine receivers get the console's case page, behind sign-in, never an ack capability.
+    assert all("acknowledge" not in json.dumps(p) for p in payloads(receivers["alertmanager"]))
+    am_link = payloads(receivers["alertmanager"])[0][0]["generatorURL"]
+    assert "/console#case/" in am_link and "token" not in am_link
+    assert all("token=" not in json.dumps(p) for p in payloads(receivers["pagerduty"]))
 
     # The inspector (tier 2, 8 s) is paged for the unacknowledged breach only.
     wait(
@@ -168,7 +181,10 @@ def test_every_format_is_delivered_verified_redacted_and_follows_the_lifecycle(
     assert any(
         t["state"] == "acknowledged" and t["by"] == "insp-4411" and t["alert_id"] == acked_id for t in transitions
     )
-    assert any(t["state"] == "acknowledged" and t["by"] == "link:custody_sergeant" for t in transitions)
+    assert any(
+        t["state"] == "acknowledged" and t["by"] == "custody_sergeant (link sent to generic)" for t in transitions
+    )
+    assert not any(t["by"] == "viewer-1" for t in transitions)
 
     # The heartbeat: the fallback receiver hears the worker every second.
     assert sum("heartbeat" in h.get("webhook-id", "") for h, _ in receivers["fallback"].received) >= 3

@@ -86,3 +86,37 @@ def test_send_dry_run_validates_the_scenario_file(tmp_path: Path) -> None:
 
 def test_schemas_check_passes_on_the_committed_files() -> None:
     assert watchkeeper("schemas", "--check").returncode == 0
+
+
+def test_a_worker_with_a_placeholder_key_stops_at_start_up_with_a_clear_message(tmp_path: Path) -> None:
+    from tests.alerts.helpers import LADDER
+
+    notify = tmp_path / "notify.yaml"
+    notify.write_text(LADDER.replace("ack_link_secret: ", "ack_link_secret: change-me #"))
+    result = watchkeeper(
+        "worker", env={"WATCHKEEPER_NOTIFY": str(notify), "WATCHKEEPER_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    )
+    assert result.returncode == 2
+    assert "field 'ack_link_secret'" in result.stderr and "too short" in result.stderr
+
+
+def test_console_users_without_a_session_key_stop_the_worker_at_start_up() -> None:
+    made = watchkeeper("users", "add", "insp-1", "--role", "inspector")
+    assert made.returncode == 0
+    entry = next(line.split(": ", 1)[1] for line in made.stdout.splitlines() if line.startswith("WATCHKEEPER_CONSOLE"))
+    result = watchkeeper(
+        "worker", env={"WATCHKEEPER_CONSOLE_USERS": entry, "WATCHKEEPER_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    )
+    assert result.returncode == 2 and "WATCHKEEPER_SESSION_SECRET is not set" in result.stderr
+
+
+def test_users_add_prints_a_generated_token_that_matches_its_credential() -> None:
+    from alerts.tokens import MIN_TOKEN_LENGTH, user_for_token
+
+    result = watchkeeper("users", "add", "insp-9", "--role", "viewer")
+    assert result.returncode == 0
+    token = result.stdout.split("it is not stored anywhere): ", 1)[1].split()[0]
+    credential = result.stdout.split('token_hash: "', 1)[1].split('"')[0]
+    assert len(token) >= MIN_TOKEN_LENGTH and token not in credential
+    assert user_for_token(token, {"insp-9": credential}) == "insp-9"
+    assert watchkeeper("users", "add", "Zelda Quimby").returncode == 2

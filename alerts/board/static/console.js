@@ -157,13 +157,18 @@ function acknowledge(alertId) {
 function showSignIn() {
   state.me = null;
   $("whoami").textContent = "";
+  $("signout").hidden = true;
+  if (state.source) { state.source.close(); state.source = null; }
   show("signin");
   $("token").focus();
 }
 
 async function signIn(event) {
   event.preventDefault();
-  const reply = await fetch("/console/login", { method: "POST", body: new URLSearchParams({ token: $("token").value }) });
+  const reply = await fetch("/console/login", {
+    method: "POST", headers: { "X-Watchkeeper": "console" }, body: new URLSearchParams({ token: $("token").value }),
+  });
+  if (reply.status === 429) { $("signin-error").textContent = "Too many failed attempts. Wait a minute and try again."; return; }
   if (reply.status !== 200) { $("signin-error").textContent = "That token was not accepted."; return; }
   $("token").value = "";
   await start();
@@ -176,8 +181,14 @@ async function load() {
   state.children = await clocks.json();
 }
 
+async function signOut() {
+  await fetch("/console/logout", { method: "POST", credentials: "same-origin", headers: { "X-Watchkeeper": "console" } });
+  showSignIn();
+}
+
 function listen() {
   const source = new EventSource("/console/api/stream");
+  state.source = source;
   source.addEventListener("hello", async () => {
     $("live").textContent = "live"; $("live").classList.add("on");
     await load(); route();
@@ -208,12 +219,14 @@ async function start() {
   if (reply.status !== 200) { showSignIn(); return; }
   state.me = await reply.json();
   $("whoami").textContent = `${state.me.user} (${state.me.role})`;
+  $("signout").hidden = false;
   listen();
   route();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
   $("filters").addEventListener("input", renderBoard);
   window.addEventListener("hashchange", route);
   setInterval(tick, 1000);
