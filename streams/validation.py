@@ -181,32 +181,36 @@ def decode_event(
         return Rejection("malformed_json", "not valid UTF-8 JSON")
 
     known_type = env.type if env.type in EVENT_TYPES else None
-    ids = {"event_type": known_type, "event_id_sha256": fingerprint(env.id)}
+
+    def refuse(reason: RejectionReason, detail: str) -> Rejection:
+        """Hashes are made only for a refusal: an accepted event never pays for them."""
+        subject = env.subject if env.subject and env.subject.strip() else None
+        return Rejection(reason, detail, known_type, fingerprint(env.id), fingerprint(subject))
+
     if env.subject is None or not env.subject.strip():
-        return Rejection("missing_subject", "subject is missing or empty", **ids)
-    ids["subject_sha256"] = fingerprint(env.subject)
+        return refuse("missing_subject", "subject is missing or empty")
     if not _REF.fullmatch(env.subject):
-        return Rejection("schema_violation", "subject is not a pseudonymous reference", **ids)
+        return refuse("schema_violation", "subject is not a pseudonymous reference")
     if not isinstance(key, _Unchecked) and key != env.subject.encode():
-        return Rejection("key_mismatch", "the Kafka message key is not the event subject", **ids)
+        return refuse("key_mismatch", "the Kafka message key is not the event subject")
     if known_type is None:
-        return Rejection("unknown_event_type", "type is not in the contract", **ids)
+        return refuse("unknown_event_type", "type is not in the contract")
     if topic_domain is not None and domain_of(known_type) != topic_domain:
-        return Rejection("wrong_topic", f"a {domain_of(known_type)} event on the {topic_domain} topic", **ids)
+        return refuse("wrong_topic", f"a {domain_of(known_type)} event on the {topic_domain} topic")
     try:
         data = _data_decoders[known_type].decode(env.data)
     except msgspec.ValidationError as exc:
-        return Rejection("schema_violation", _scrub(str(exc)).replace("`$", "`$.data", 1), **ids)
+        return refuse("schema_violation", _scrub(str(exc)).replace("`$", "`$.data", 1))
     except (msgspec.DecodeError, UnicodeError, RecursionError):  # the envelope skips over data's strings
-        return Rejection("malformed_json", "data is not valid UTF-8 JSON", **ids)
+        return refuse("malformed_json", "data is not valid UTF-8 JSON")
 
     try:
         time, recorded = env.time.astimezone(_UTC), env.recordedtime.astimezone(_UTC)
     except OverflowError:  # year 1 with a positive offset is before year 1 in UTC
-        return Rejection("time_out_of_range", "a time is outside the dates Python can represent", **ids)
+        return refuse("time_out_of_range", "a time is outside the dates Python can represent")
     problem = _check_times(time, recorded, data, known_type, now, limits)
     if problem is not None:
-        return Rejection(problem[0], problem[1], **ids)
+        return refuse(*problem)
     return Event(
         id=env.id,
         source=env.source,

@@ -43,7 +43,9 @@ def middleware(metrics_token: str | None) -> Callable[[web.Request, Handler], Aw
         except web.HTTPException:
             raise
         except Exception as exc:  # never a 500 with a traceback; never the request's text in the log
-            log.warning("web: %s on %s %s", type(exc).__name__, request.method, request.rel_url.raw_path[:100])
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "(no route)"
+            log.warning("web: %s on %s %s", type(exc).__name__, request.method, route)
             return web.json_response({"error": "bad request"}, status=400)
 
     return guard

@@ -43,6 +43,8 @@ FILES: Final = {
     "console.css": "text/css",
 }
 ENCODER: Final = msgspec.json.Encoder()
+STREAM_RECHECK_SECONDS: Final = 1.0
+"""How often an open event stream re-checks its session, so a revocation closes it too."""
 board = Board(policy)
 
 
@@ -222,12 +224,20 @@ class Stream(View):
         hub.queues.add(queue)
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
+            idle = 0.0
             while True:
                 try:
-                    frame = await asyncio.wait_for(queue.get(), timeout=15)
+                    frame = await asyncio.wait_for(queue.get(), timeout=STREAM_RECHECK_SECONDS)
+                    idle = 0.0
                 except TimeoutError:
-                    frame = b": keep-alive\n\n"
-                await response.write(frame)
+                    idle += STREAM_RECHECK_SECONDS
+                    frame = b": keep-alive\n\n" if idle >= 15 else b""
+                if signed_in(request) is None:  # signed out, revoked or expired: the stream ends too
+                    await response.write(b"event: signed-out\ndata: {}\n\n")
+                    break
+                if frame:
+                    idle = 0.0 if frame.startswith(b":") else idle
+                    await response.write(frame)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -36,9 +36,9 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
     }
     first = run(["topics"], env)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 13
+    assert first.stdout.count("created") == 14
     again = run(["topics"], env)
-    assert again.returncode == 0 and again.stdout.count("present") == 13
+    assert again.returncode == 0 and again.stdout.count("present") == 14
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
@@ -49,6 +49,8 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.custody.events")])
         text = str(configs)
         assert str(2 * 24 * 3600 * 1000) in text  # retention.ms from WATCHKEEPER_RETENTION_DAYS
+        access = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.console-access")])
+        assert "compact" in str(access)  # sessions and revocations: the latest of each is kept
     finally:
         admin.close()
 

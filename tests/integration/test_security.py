@@ -98,12 +98,21 @@ def test_sessions_hold_across_workers_and_end_everywhere_on_revocation_or_sign_o
     inspector = sign_in(a, INSPECTOR)
     eventually(lambda: me(b, inspector) == 200)
 
+    stream = urllib.request.urlopen(
+        urllib.request.Request(f"{b}/console/api/stream", headers={"Cookie": inspector}), timeout=10
+    )
+    assert stream.readline().startswith(b"event: hello")
+
     admin = sign_in(a, ADMIN)
     forged = http("POST", f"{a}/console/api/users/insp-4411/revoke", b"", {"Cookie": inspector, **CONSOLE})
     assert forged[0] == 403, "only an admin revokes"
     assert http("POST", f"{a}/console/api/users/insp-4411/revoke", b"", {"Cookie": admin, **CONSOLE})[0] == 202
     took = eventually(lambda: me(b, inspector) == 401)
     print(f"revocation reached the second worker in {took:.2f}s")
+    started = time.monotonic()
+    while not stream.readline().startswith(b"event: signed-out"):
+        assert time.monotonic() - started < 5, "an open event stream ends when its session does"
+    stream.close()
     assert me(a, inspector) == 401 and me(b, admin) == 200
 
     again = sign_in(b, INSPECTOR)

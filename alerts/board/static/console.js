@@ -197,6 +197,7 @@ function listen() {
   const reloadClocks = async () => { state.children = await (await api("/console/api/clocks")).json(); refresh(); };
   source.addEventListener("case", reloadClocks);
   source.addEventListener("case-removed", reloadClocks);
+  source.addEventListener("signed-out", () => { source.close(); showSignIn(); });
   source.onerror = () => { $("live").textContent = "reconnecting"; $("live").classList.remove("on"); };
 }
 
