@@ -3,6 +3,9 @@
 #
 #   deploy/kafka/broker.sh start    resolve the jars (cached), format a fresh data dir, start, wait until ready
 #   deploy/kafka/broker.sh stop     stop it and delete its data dir
+#   deploy/kafka/broker.sh halt     stop it and keep its data (topics, offsets, changelogs)
+#   deploy/kafka/broker.sh resume   start it again on the data a halt kept, wait until ready
+#   deploy/kafka/broker.sh restart  halt, then resume: a broker restart as production sees one
 #   deploy/kafka/broker.sh status   exit 0 if it answers on its port
 #
 # If WATCHKEEPER_BOOTSTRAP_SERVERS is set, everything uses that cluster instead and
@@ -105,6 +108,20 @@ start() {
   java_cmd kafka.tools.StorageTool format --ignore-formatted \
     -t "$(java_cmd kafka.tools.StorageTool random-uuid)" -c "$home/server.properties" >"$home/logs/format.log" 2>&1 \
     || { log "formatting failed:"; cat "$home/logs/format.log" >&2; exit 1; }
+  launch
+}
+
+resume() {
+  if [ -n "${WATCHKEEPER_BOOTSTRAP_SERVERS:-}" ]; then return; fi
+  if pid=$(running_pid); then log "already running (pid $pid) on 127.0.0.1:$port"; return; fi
+  [ -f "$home/server.properties" ] || { log "no kept data in $home: use start"; exit 1; }
+  for _ in $(seq 1 60); do port_open 127.0.0.1 "$port" || break; sleep 0.5; done
+  if port_open 127.0.0.1 "$port"; then log "port $port is taken by another process"; exit 1; fi
+  : >"$home/logs/server.log"
+  launch
+}
+
+launch() {
   (JAVA_EXEC=exec java_cmd kafka.Kafka "$home/server.properties" </dev/null >"$home/logs/stdout.log" 2>&1 &
    echo $! >"$pidfile")
   for _ in $(seq 1 120); do
@@ -119,7 +136,7 @@ start() {
   log "broker did not become ready in 60 s; see $home/logs"; exit 1
 }
 
-stop() {
+halt() {
   if [ -n "${WATCHKEEPER_BOOTSTRAP_SERVERS:-}" ]; then return; fi
   if pid=$(running_pid); then
     kill "$pid"
@@ -127,7 +144,11 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
     log "stopped (pid $pid)"
   fi
-  rm -rf "$home"
+}
+
+stop() {
+  halt
+  if [ -z "${WATCHKEEPER_BOOTSTRAP_SERVERS:-}" ]; then rm -rf "$home"; fi
 }
 
 status() {
@@ -139,6 +160,9 @@ status() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  halt) halt ;;
+  resume) resume ;;
+  restart) halt; resume ;;
   status) if status; then echo up; else echo down; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|halt|resume|restart|status" >&2; exit 2 ;;
 esac
