@@ -19,13 +19,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
 
 from agents.durations import parse_duration
 from alerts.tokens import WeakKeyError, check_key, is_credential
+
+if TYPE_CHECKING:
+    from watchkeeper.settings import Settings
 
 Format = Literal["generic", "slack", "teams", "pagerduty", "alertmanager"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -318,7 +321,11 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
 
 
 def from_settings(
-    webhook_url: str | None, secret: str | None = None, console_users: str = "", session_secret: str | None = None
+    webhook_url: str | None,
+    secret: str | None = None,
+    console_users: str = "",
+    session_secret: str | None = None,
+    fallback_url: str | None = None,
 ) -> NotifyConfig:
     """No notification file: the console, and one generic receiver if a URL is set.
 
@@ -327,6 +334,8 @@ def from_settings(
     deployment without a notification file; they need ``WATCHKEEPER_SESSION_SECRET``."""
     secrets = (secret,) if secret else ()
     receivers = {"webhook": Receiver("webhook", webhook_url, "generic", secrets)} if webhook_url else {}
+    if fallback_url:
+        receivers["fallback"] = Receiver("fallback", fallback_url, "generic", secrets)
     users = [entry.strip().split(":") for entry in console_users.split(",") if entry.strip()]
     for parts in users:
         if len(parts) != 3 or parts[1] not in ("viewer", "inspector", "admin") or not is_credential(parts[2]):
@@ -342,12 +351,26 @@ def from_settings(
             raise ConfigError(str(exc)) from None
     return NotifyConfig(
         receivers=receivers,
-        roles={"on_call": tuple(receivers)},
+        roles={"on_call": tuple(name for name in receivers if name != "fallback")},
+        fallback="fallback" if fallback_url else None,
         policies={"default": Policy("default", (Tier("on_call", dt.timedelta(0)),))},
         routes=(Route("default"),),
         user_credentials={user: credential for user, _, credential in users},
         user_roles={user: role for user, role, _ in users},
         session_secret=session_key,
+    )
+
+
+def for_settings(settings: Settings) -> NotifyConfig:
+    """The notification file if ``WATCHKEEPER_NOTIFY`` names one, else the settings' minimal one."""
+    if settings.notify:
+        return load(settings.notify)
+    return from_settings(
+        settings.webhook_url,
+        settings.webhook_secret,
+        settings.console_users,
+        settings.session_secret,
+        settings.webhook_fallback_url,
     )
 
 

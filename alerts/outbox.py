@@ -29,7 +29,8 @@ from alerts.payloads import notice, render
 from alerts.retry import CircuitBreaker, RetryPolicy
 from streams import deadletter, metrics
 from streams.app import RAW_TABLE, app, notify_config, settings
-from streams.topics import deliveries_topic
+from streams.ticks import WATCHED_TOPICS
+from streams.topics import deliveries_topic, outbox_topic
 
 log = logging.getLogger(__name__)
 raw = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -53,11 +54,13 @@ def breaker(name: str) -> CircuitBreaker:
     return BREAKERS.setdefault(name, CircuitBreaker(cooldown=settings.breaker_cooldown_seconds))
 
 
-async def attempt(receiver: Receiver, job: Job, webhook_id: str) -> tuple[bool, list[Receipt]]:
+async def attempt(
+    receiver: Receiver, job: Job, webhook_id: str, retry: RetryPolicy = RETRY
+) -> tuple[bool, list[Receipt]]:
     def body(now: dt.datetime) -> tuple[bytes, dict[str, str]]:
         return render(receiver, webhook_id, job.alert, job.state, job.action, job.links, now)
 
-    ok, receipts = await deliver(await http(), receiver, webhook_id, body, RETRY, breaker(receiver.name))
+    ok, receipts = await deliver(await http(), receiver, webhook_id, body, retry, breaker(receiver.name))
     futures = [await receipts_channel.send(key=webhook_id.encode(), value=msgspec.json.encode(r)) for r in receipts]
     for future in futures:
         await future
@@ -93,6 +96,29 @@ async def fail_over(receiver: Receiver, job: Job, receipts: list[Receipt]) -> No
         return notice(fallback, failure_id, message, now)
 
     await deliver(await http(), fallback, failure_id, render_notice, RETRY, breaker(fallback.name))
+
+
+WATCHED_TOPICS.add(outbox_topic(settings))  # a dropped job would never reach ``pending``: the stall guard re-reads it
+KEEP_TRYING = RetryPolicy(RETRY.base, RETRY.cap, attempts=1)
+
+
+async def keep_trying(receiver: Receiver, job: Job, receipts: list[Receipt]) -> None:
+    """A page is never dropped: past the retry budget (and the fallback), a delivery the
+    receiver could still take is tried again every ``WATCHKEEPER_RETRY_CAP_SECONDS`` until it
+    is delivered. Only a refusal (a 4xx other than 408 and 429) ends it: the receiver has
+    said it will never take this body. The job stays pending meanwhile, so a restart
+    resumes it; the lane behind it waits, keeping the receiver's deliveries in order."""
+    failing = metrics.DELIVERIES_FAILING.labels(receiver.name)
+    failing.inc()
+    try:
+        while receipts and receipts[-1].verdict == "retry":
+            await asyncio.sleep(RETRY.cap)
+            ok, receipts = await attempt(receiver, job, job.webhook_id, KEEP_TRYING)
+            if ok:
+                print(f"DELIVERED LATE | receiver {receiver.name} | alert {job.alert.alert_id}", flush=True)
+                return
+    finally:
+        failing.dec()
 
 
 pending = app.Table("outbox-pending", partitions=settings.partitions, **RAW_TABLE)
@@ -137,6 +163,7 @@ class Lanes:
                     ok, receipts = await attempt(receiver, job, job.webhook_id)
                     if not ok:
                         await fail_over(receiver, job, receipts)
+                        await keep_trying(receiver, job, receipts)
                 marker = msgspec.structs.replace(job, finished=True)
                 fut = await outbox_channel.send(key=job.receiver.encode(), value=JOB_ENCODER.encode(marker))
                 await fut

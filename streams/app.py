@@ -14,9 +14,10 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from agents.policy import DEFAULT_PACKS, Policy, load_policy
-from alerts.config import NotifyConfig, from_settings
-from alerts.config import load as load_notify
+from alerts.config import NotifyConfig, for_settings
 from streams import web_guard
+from streams.stall_guard import refuse_gaps
+from streams.topics import internal_topics
 from streams.validation import InputLimits, input_limits
 from watchkeeper.settings import Settings
 
@@ -28,11 +29,7 @@ Schema alone writes and recovers the changelog as JSON and recovery fails after 
 settings: Settings = Settings.from_env()
 policy: Policy = load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)
 limits: InputLimits = input_limits(settings)
-notify_config: NotifyConfig = (
-    load_notify(settings.notify)
-    if settings.notify
-    else from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users, settings.session_secret)
-)
+notify_config: NotifyConfig = for_settings(settings)
 
 
 def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -72,6 +69,7 @@ app = faust.App(
     web_application_options={"middlewares": [web_guard.middleware(settings.metrics_token)]},
 )
 web_guard.install(app.web.web_app)
+refuse_gaps(internal_topics(settings))
 
 # /metrics: Faust's Prometheus sensor (streams, tables, commits, rebalances, as faust_*) and
 # Watchkeeper's own metrics (streams/metrics.py, as watchkeeper_*), from one registry.

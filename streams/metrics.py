@@ -71,6 +71,11 @@ DELIVERY_FAILURES: Final = Counter(
     "Deliveries that failed for good and went to the fallback receiver, by receiver.",
     ["receiver"],
 )
+DELIVERIES_FAILING: Final = Gauge(
+    "watchkeeper_deliveries_failing",
+    "Deliveries past their retry budget that are still being retried, by receiver (each one pages late).",
+    ["receiver"],
+)
 HEARTBEATS: Final = Counter(
     "watchkeeper_heartbeats_total", "Heartbeats sent, by receiver and verdict.", ["receiver", "verdict"]
 )

@@ -66,6 +66,13 @@ def access_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}.console-access"
 
 
+def internal_topics(settings: Settings) -> list[str]:
+    """Topics only Watchkeeper writes and reads, without compaction or transactions: an offset
+    gap on one of them means records were dropped (streams/stall_guard.py)."""
+    alerting = [alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)]
+    return [*(ticks_topic(settings, domain) for domain in DOMAINS), *alerting, outbox_topic(settings)]
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     retention = str(int(settings.retention_days * DAY_MS))
     n, rf = settings.partitions, settings.replication_factor

@@ -57,14 +57,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)  # configuration errors before Kafka
-    from alerts.config import from_settings
-    from alerts.config import load as load_notify
+    from alerts.config import for_settings
 
-    # Keys and users are checked before Kafka too: a placeholder key stops start-up here.
-    if settings.notify:
-        load_notify(settings.notify)
-    else:
-        from_settings(settings.webhook_url, settings.webhook_secret, settings.console_users, settings.session_secret)
+    for_settings(settings)  # keys and users are checked before Kafka too: a placeholder key stops start-up here
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
     if report.problems:

@@ -68,6 +68,12 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
     ),
     ("WATCHKEEPER_WEBHOOK_SECRET", "(none)", "Standard Webhooks secret (whsec_...) for WATCHKEEPER_WEBHOOK_URL."),
     (
+        "WATCHKEEPER_WEBHOOK_FALLBACK_URL",
+        "(none)",
+        "Without WATCHKEEPER_NOTIFY: where a page goes, with a delivery-failure notice, when WATCHKEEPER_WEBHOOK_URL "
+        "has failed past the retry budget (the page keeps being retried there too).",
+    ),
+    (
         "WATCHKEEPER_CONSOLE_USERS",
         "(none)",
         "Without WATCHKEEPER_NOTIFY: console users as user:viewer|inspector|admin:credential, comma-separated "
@@ -147,6 +153,7 @@ class Settings:
     policy_overrides: tuple[Path, ...] = ()
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    webhook_fallback_url: str | None = None
     console_users: str = ""
     session_secret: str | None = None
     metrics_token: str | None = None
@@ -258,6 +265,13 @@ class Settings:
                 "an http:// or https:// URL",
             ),
             webhook_secret=get("WATCHKEEPER_WEBHOOK_SECRET", str, None),
+            webhook_fallback_url=get(
+                "WATCHKEEPER_WEBHOOK_FALLBACK_URL",
+                str,
+                None,
+                lambda v: v is not None and v.startswith(("http://", "https://")),
+                "an http:// or https:// URL",
+            ),
             console_users=get("WATCHKEEPER_CONSOLE_USERS", str, ""),
             session_secret=get("WATCHKEEPER_SESSION_SECRET", str, None),
             metrics_token=get(
