@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.settings import Settings, SettingsError, settings_help
 
@@ -83,7 +83,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    from streams.broker_outage import StopWatchdog, install_repeat_filter, reconnect_backoff
+
+    reconnect_backoff(cap=settings.kafka_reconnect_cap_seconds)
+    watchdog = StopWatchdog(settings.stop_timeout_seconds)
+
+    class Worker(faust.Worker):  # type: ignore[misc]
+        """Faust's worker, plus a bounded stop and a log that does not flood during an outage."""
+
+        def on_setup_root_logger(self, logger: Any, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            install_repeat_filter()
+
+        def _schedule_shutdown(self, signal: Any) -> None:
+            watchdog.start()
+            super()._schedule_shutdown(signal)
+
+    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # stdout carries alert lines only, no terminal control codes
     worker.execute_from_commandline()
     return 0  # pragma: no cover - execute_from_commandline exits the process

@@ -124,6 +124,16 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
     ),
     ("WATCHKEEPER_LOG_LEVEL", "warning", "Worker log level."),
     (
+        "WATCHKEEPER_STOP_TIMEOUT_SECONDS",
+        "10",
+        "After SIGTERM, a worker that has not stopped cleanly in this time (brokers down) exits anyway.",
+    ),
+    (
+        "WATCHKEEPER_KAFKA_RECONNECT_CAP_SECONDS",
+        "10",
+        "Longest wait between two attempts to reach a broker that is down (doubling from 0.1 s).",
+    ),
+    (
         "WATCHKEEPER_KAFKA_SECURITY_PROTOCOL",
         "PLAINTEXT",
         "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL for every connection to the brokers.",
@@ -170,6 +180,8 @@ class Settings:
     recovery_delay_seconds: float = 3.0
     session_timeout_seconds: float = 30.0
     log_level: str = "warning"
+    stop_timeout_seconds: float = 10.0
+    kafka_reconnect_cap_seconds: float = 10.0
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
@@ -323,6 +335,12 @@ class Settings:
             kafka_sasl_password=get("WATCHKEEPER_KAFKA_SASL_PASSWORD", str, None),
             kafka_ca_file=get(
                 "WATCHKEEPER_KAFKA_CA_FILE", Path, None, lambda v: v is not None and v.is_file(), "an existing file"
+            ),
+            stop_timeout_seconds=get(
+                "WATCHKEEPER_STOP_TIMEOUT_SECONDS", float, 10.0, lambda v: 1 <= v <= 600, "seconds from 1 to 600"
+            ),
+            kafka_reconnect_cap_seconds=get(
+                "WATCHKEEPER_KAFKA_RECONNECT_CAP_SECONDS", float, 10.0, lambda v: 0.1 <= v <= 300, "seconds, 0.1 to 300"
             ),
             log_level=get(
                 "WATCHKEEPER_LOG_LEVEL",
