@@ -17,6 +17,8 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
+import zlib
 
 import aiohttp
 import faust
@@ -126,31 +128,43 @@ pending = app.Table("outbox-pending", partitions=settings.partitions, **RAW_TABL
 
 
 class Lanes:
-    """One queue and one task per receiver: a receiver that is down holds up only its own
-    deliveries, in order (so PagerDuty sees trigger, acknowledge, resolve in turn).
+    """Per receiver, ``WATCHKEEPER_DELIVERY_CONCURRENCY`` lanes, each a queue and a task; a
+    job's lane is chosen by its case. So a receiver gets that many deliveries in flight at
+    once, while each case's deliveries stay in order (PagerDuty sees trigger, acknowledge,
+    resolve in turn), and a receiver that is down holds up only its own deliveries.
 
     Durability does not depend on Faust's offset commits: the agent records each job in the
     ``outbox-pending`` table (changelog-backed) before handing it to a lane, and a lane that
     finishes sends a ``finished`` marker to the outbox under the same key, which the agent
     reads on the same partition and uses to delete the entry. Every few seconds each worker
-    resubmits the pending jobs of the partitions it owns that no lane is working on: after a
-    crash, a rebalance, or a record Faust dropped. A receiver may then see a repeat, with the
-    same webhook-id."""
+    resubmits the pending jobs of the partitions it owns that no lane is working on and that
+    have not finished here: after a crash, a rebalance, or a record Faust dropped. A receiver
+    may then see a repeat, with the same webhook-id."""
 
-    def __init__(self) -> None:
-        self.queues: dict[str, asyncio.Queue[Job]] = {}
-        self.tasks: dict[str, asyncio.Task[None]] = {}
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.queues: dict[tuple[str, int], asyncio.Queue[Job]] = {}
+        self.tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self.in_flight: set[str] = set()
+        self.finished: dict[str, float] = {}
+        """Delivered here, its ``finished`` marker sent but not yet read back: not to resubmit."""
 
     def submit(self, job: Job) -> None:
-        if job.webhook_id in self.in_flight:
+        if job.webhook_id in self.in_flight or job.webhook_id in self.finished:
             return
         self.in_flight.add(job.webhook_id)
-        queue = self.queues.get(job.receiver)
+        lane = (job.receiver, zlib.crc32(job.alert.case.encode()) % self.width)
+        queue = self.queues.get(lane)
         if queue is None:
-            queue = self.queues[job.receiver] = asyncio.Queue()
-            self.tasks[job.receiver] = asyncio.ensure_future(self._run(queue))
+            queue = self.queues[lane] = asyncio.Queue()
+            self.tasks[lane] = asyncio.ensure_future(self._run(queue))
         queue.put_nowait(job)
+
+    def marker_read(self, webhook_id: str) -> None:
+        self.finished.pop(webhook_id, None)
+        if len(self.finished) > 10_000:  # markers read by another worker after a rebalance
+            horizon = time.monotonic() - 600
+            self.finished = {k: t for k, t in self.finished.items() if t > horizon}
 
     async def _run(self, queue: asyncio.Queue[Job]) -> None:
         while True:
@@ -167,13 +181,14 @@ class Lanes:
                 marker = msgspec.structs.replace(job, finished=True)
                 fut = await outbox_channel.send(key=job.receiver.encode(), value=JOB_ENCODER.encode(marker))
                 await fut
+                self.finished[job.webhook_id] = time.monotonic()
             except Exception:  # the job stays pending and is resubmitted; the lane carries on
                 log.exception("outbox delivery of %s failed unexpectedly", job.webhook_id)
             finally:
                 self.in_flight.discard(job.webhook_id)
 
 
-lanes = Lanes()
+lanes = Lanes(settings.delivery_concurrency)
 
 
 @app.agent(outbox_channel, name="outbox", concurrency=1)
@@ -192,6 +207,7 @@ def take(value: bytes) -> None:
     job = JOB_DECODER.decode(value)
     key = job.webhook_id.encode()
     if job.finished:
+        lanes.marker_read(job.webhook_id)
         if pending.get(key) is not None:
             del pending[key]
         return

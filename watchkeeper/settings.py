@@ -93,6 +93,11 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
     ("WATCHKEEPER_RETRY_BASE_SECONDS", "1.0", "First retry backoff of a webhook delivery; doubles each attempt."),
     ("WATCHKEEPER_RETRY_CAP_SECONDS", "60", "Longest backoff between two delivery attempts."),
     ("WATCHKEEPER_RETRY_ATTEMPTS", "8", "Attempts per delivery before it goes to the fallback receiver."),
+    (
+        "WATCHKEEPER_DELIVERY_CONCURRENCY",
+        "16",
+        "Deliveries in flight at once to one receiver; each case's deliveries stay in order.",
+    ),
     ("WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", "30", "How long a receiver's circuit breaker stays open."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics, /console, acks)."),
     (
@@ -173,6 +178,7 @@ class Settings:
     retry_cap_seconds: float = 60.0
     retry_attempts: int = 8
     breaker_cooldown_seconds: float = 30.0
+    delivery_concurrency: int = 16
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     data_dir: Path = Path("/tmp/watchkeeper/watchkeeper")
@@ -300,6 +306,9 @@ class Settings:
             retry_attempts=get("WATCHKEEPER_RETRY_ATTEMPTS", int, 8, lambda v: 1 <= v <= 100, "from 1 to 100"),
             breaker_cooldown_seconds=get(
                 "WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", float, 30.0, lambda v: v >= 0, "seconds, zero or more"
+            ),
+            delivery_concurrency=get(
+                "WATCHKEEPER_DELIVERY_CONCURRENCY", int, 16, lambda v: 1 <= v <= 256, "a whole number from 1 to 256"
             ),
             web_port=get("WATCHKEEPER_WEB_PORT", int, 6066, lambda v: 0 <= v <= 65535, "a TCP port"),
             web_host=get("WATCHKEEPER_WEB_HOST", str, "127.0.0.1"),
