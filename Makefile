@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint broker-start broker-stop schemas bench clean
+.PHONY: demo test unit lint stress broker-start broker-stop schemas bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: lint $(BIN)/.installed   ## the full test suite, against the real broker (
 
 unit: $(BIN)/.installed        ## the tests that need no broker
 	$(BIN)/pytest -m "not broker"
+
+stress: $(BIN)/.installed      ## the fault tests (kill -9 under load, receiver outages, broker restart), 5 times in a row
+	for run in 1 2 3 4 5; do \
+	  $(BIN)/pytest -q -s tests/integration/test_faults.py tests/integration/test_outages.py \
+	    tests/integration/test_broker_restart.py || exit 1; \
+	done
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

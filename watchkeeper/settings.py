@@ -98,6 +98,11 @@ SETTINGS_DOC: Final[tuple[tuple[str, str, str], ...]] = (
         "16",
         "Deliveries in flight at once to one receiver; each case's deliveries stay in order.",
     ),
+    (
+        "WATCHKEEPER_SLOW_DELIVERY_SECONDS",
+        "60",
+        "A page undelivered for this long is shown on the console as failing, with its receiver.",
+    ),
     ("WATCHKEEPER_BREAKER_COOLDOWN_SECONDS", "30", "How long a receiver's circuit breaker stays open."),
     ("WATCHKEEPER_WEB_PORT", "6066", "Port of the worker's web server (/metrics, /console, acks)."),
     (
@@ -179,6 +184,7 @@ class Settings:
     retry_attempts: int = 8
     breaker_cooldown_seconds: float = 30.0
     delivery_concurrency: int = 16
+    slow_delivery_seconds: float = 60.0
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     data_dir: Path = Path("/tmp/watchkeeper/watchkeeper")
@@ -309,6 +315,9 @@ class Settings:
             ),
             delivery_concurrency=get(
                 "WATCHKEEPER_DELIVERY_CONCURRENCY", int, 16, lambda v: 1 <= v <= 256, "a whole number from 1 to 256"
+            ),
+            slow_delivery_seconds=get(
+                "WATCHKEEPER_SLOW_DELIVERY_SECONDS", float, 60.0, lambda v: v >= 1, "seconds, 1 or more"
             ),
             web_port=get("WATCHKEEPER_WEB_PORT", int, 6066, lambda v: 0 <= v <= 65535, "a TCP port"),
             web_host=get("WATCHKEEPER_WEB_HOST", str, "127.0.0.1"),

@@ -11,6 +11,7 @@ the same job but is known to stall in recovery with several workers: faust-notes
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 
 
 def changelog_topics(app_id: str) -> dict[str, str]:
-    """Changelog topic -> what it holds ("case" or "alert")."""
+    """Changelog topic -> what it holds ("case", "alert" or "delivery")."""
     topics = {f"{app_id}-{domain}-cases-changelog": "case" for domain in DOMAINS}
     topics[f"{app_id}-alert-records-changelog"] = "alert"
+    topics[f"{app_id}-outbox-pending-changelog"] = "delivery"
     return topics
 
 
@@ -61,6 +63,10 @@ async def follow(
                             changed = board.apply_case(record.value, key)
                             if changed is not None:
                                 publish("case", changed)
+                        elif kind == "delivery":
+                            queued = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
+                            if board.apply_delivery(record.value, key, queued):
+                                publish("delivery", {"webhook_id": key})
                         else:
                             view = board.apply_alert(record.value, key)
                             if view is not None:

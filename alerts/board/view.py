@@ -127,13 +127,52 @@ def urgency(alert: AlertView) -> tuple[Any, ...]:
     return (alert.state in CLOSED, alert.stage != "breach", SEVERITY_RANK.get(alert.severity, 9), alert.deadline)
 
 
-class Board:
-    """Every case with a running clock and every alert, as the console shows them."""
+class DeliveryView(msgspec.Struct, frozen=True):
+    """Pages to one receiver that have not been delivered after the board's ``slow_delivery``."""
 
-    def __init__(self, policy: Policy) -> None:
+    receiver: str
+    pending: int
+    oldest: dt.datetime
+    cases: tuple[str, ...]
+
+
+
+
+class Board:
+    """Every case with a running clock and every alert, as the console shows them, and the
+    pages still on their way (the outbox's pending jobs)."""
+
+    def __init__(self, policy: Policy, slow_delivery: dt.timedelta = dt.timedelta(minutes=1)) -> None:
         self.policy = policy
+        self.slow_delivery = slow_delivery
+        """A page still undelivered after this is shown as failing: a healthy one takes under a second."""
         self.cases: dict[str, CaseView] = {}
         self.alerts: dict[str, AlertView] = {}
+        self.deliveries: dict[str, tuple[str, str, dt.datetime]] = {}
+        """webhook-id -> (receiver, case, when the job was queued), while it is pending."""
+
+    def apply_delivery(self, raw: bytes | None, key: str, queued_at: dt.datetime) -> bool:
+        """A pending job recorded (``raw``) or finished (a tombstone); True if the board changed."""
+        if raw is None:
+            return self.deliveries.pop(key, None) is not None
+        job = msgspec.json.decode(raw)
+        if not isinstance(job, dict) or not isinstance(job.get("alert"), dict):
+            return False
+        first = self.deliveries.get(key, (None, None, queued_at))[2]
+        self.deliveries[key] = (str(job.get("receiver")), str(job["alert"].get("case")), first)
+        return True
+
+    def failing_deliveries(self, now: dt.datetime) -> list[DeliveryView]:
+        """Receivers with pages pending longer than ``slow_delivery``, the longest-waiting first."""
+        slow: dict[str, list[tuple[dt.datetime, str]]] = {}
+        for receiver, case, queued in self.deliveries.values():
+            if now - queued >= self.slow_delivery:
+                slow.setdefault(receiver, []).append((queued, case))
+        views = [
+            DeliveryView(receiver, len(jobs), min(q for q, _ in jobs), tuple(sorted({c for _, c in jobs})[:20]))
+            for receiver, jobs in slow.items()
+        ]
+        return sorted(views, key=lambda v: v.oldest)
 
     def apply_case(self, raw: bytes | None, key: str) -> CaseView | str | None:
         """The new view of the case, its key if it left the board, or None if nothing changed."""

@@ -4,7 +4,8 @@
   three views: the board of open alerts, every running clock by child, and a case.
 - ``/console/api/stream``: Server-Sent Events. A snapshot, then each change to an alert or a
   case as it is read from the changelogs (alerts/board/feed.py). Countdowns tick in the
-  browser from the deadlines; nothing polls.
+  browser from the deadlines. The only poll is the failing-deliveries banner, every 30 s,
+  because a page becomes "failing" by time passing, not by an event.
 - Sign-in takes the same generated per-user tokens as the ack API and starts a server-side
   session (alerts/auth.py, alerts/access.py): a signed, Secure, HttpOnly, SameSite=Strict
   cookie names it, so the event stream is authenticated too. Signing out, an admin's
@@ -45,7 +46,7 @@ FILES: Final = {
 ENCODER: Final = msgspec.json.Encoder()
 STREAM_RECHECK_SECONDS: Final = 1.0
 """How often an open event stream re-checks its session, so a revocation closes it too."""
-board = Board(policy)
+board = Board(policy, dt.timedelta(seconds=settings.slow_delivery_seconds))
 
 
 class Hub:
@@ -176,6 +177,16 @@ class ClocksApi(View):
         if signed_in(request) is None:
             return self.json({"error": "sign in"}, status=401)
         return self.json(_dump(board.clocks_by_child()))
+
+
+@app.page("/console/api/deliveries")
+class DeliveriesApi(View):
+    """Receivers with pages still undelivered after a minute: failing, or far behind."""
+
+    async def get(self, request: Request) -> Response:
+        if signed_in(request) is None:
+            return self.json({"error": "sign in"}, status=401)
+        return self.json(_dump(board.failing_deliveries(dt.datetime.now(dt.UTC))))
 
 
 @app.page("/console/api/cases/{case}")

@@ -7,6 +7,7 @@ receiver, verified by its Standard Webhooks signature; a repeated webhook-id is 
 
 Once per CI run. The stress job runs it several times in a row:
 
+    make stress        # every fault test, 5 times in a row
     WATCHKEEPER_STRESS_RUNS=5 .venv/bin/pytest tests/integration/test_faults.py -s
 """
 

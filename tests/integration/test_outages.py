@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import time
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from alerts.tokens import credential_for, generate_token
+from tests.alerts.helpers import SESSION_KEY
 from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention, free_port
 
 pytestmark = pytest.mark.broker
 AA_4S = str(REPO / "tests" / "integration" / "aa-4s.yaml")
+TOKEN = generate_token()
 SHORT_BUDGET = {
     "WATCHKEEPER_POLICY_OVERRIDES": AA_4S,
     "WATCHKEEPER_RETRY_BASE_SECONDS": "0.2",
@@ -58,10 +65,14 @@ def test_a_receiver_down_past_the_retry_budget_gets_every_page_when_back_and_the
 ) -> None:
     primary, fallback = hooks
     primary.down()  # connection refused
+    port = free_port()
     d = deployment(
         WATCHKEEPER_WEBHOOK_URL=primary.url,
         WATCHKEEPER_WEBHOOK_FALLBACK_URL=fallback.url,
-        WATCHKEEPER_WEB_PORT=str(free_port()),
+        WATCHKEEPER_WEB_PORT=str(port),
+        WATCHKEEPER_CONSOLE_USERS=f"insp-1:inspector:{credential_for(TOKEN)}",
+        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
+        WATCHKEEPER_SLOW_DELIVERY_SECONDS="3",
         **SHORT_BUDGET,
     )
     worker = d.start_worker()
@@ -72,11 +83,32 @@ def test_a_receiver_down_past_the_retry_budget_gets_every_page_when_back_and_the
     wait(lambda: any(h["webhook-id"].endswith(".failure") for h, _ in fallback.received), timeout=60)
     time.sleep(6)  # several times the whole retry budget
     assert primary.received == []
+    # The duty inspector's console says which receiver is not getting its pages.
+    cookie = sign_in(port)
+    failing = console_get(port, "/console/api/deliveries", cookie)
+    assert [d["receiver"] for d in failing] == ["webhook"] and failing[0]["pending"] >= 1
     primary.up()
     wait(lambda: {p["data"]["alert_id"] for p in primary.bodies()} >= ids, timeout=90)
     per_id = Counter(h["webhook-id"] for h, _ in primary.received)
     assert max(per_id.values()) == 1, "a webhook-id delivered twice"
     assert "DELIVERED LATE | receiver webhook" in worker.output()
+    wait(lambda: console_get(port, "/console/api/deliveries", cookie) == [], timeout=30)
+
+
+def sign_in(port: int) -> str:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/console/login",
+        data=urllib.parse.urlencode({"token": TOKEN}).encode(),
+        headers={"X-Watchkeeper": "console"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return str(reply.headers["Set-Cookie"]).split(";", 1)[0]
+
+
+def console_get(port: int, path: str, cookie: str) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return json.loads(reply.read())
 
 
 def test_without_a_fallback_a_receiver_answering_503_for_long_still_gets_every_page(

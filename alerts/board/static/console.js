@@ -63,6 +63,15 @@ function urgency(a, b) {
     new Date(a.deadline) - new Date(b.deadline);
 }
 
+async function loadDeliveries() {
+  const failing = await (await api("/console/api/deliveries")).json();
+  const box = $("deliveries");
+  box.replaceChildren(...failing.map((d) => el("p", {},
+    `Pages to ${d.receiver} are not getting through: ${d.pending} waiting since ${local(d.oldest)} (London). `,
+    "Watchkeeper keeps retrying; until then, reach the people on that channel another way.")));
+  box.hidden = failing.length === 0;
+}
+
 function renderBoard() {
   const list = $("alerts");
   const alerts = filtered().sort(urgency);
@@ -191,11 +200,12 @@ function listen() {
   state.source = source;
   source.addEventListener("hello", async () => {
     $("live").textContent = "live"; $("live").classList.add("on");
-    await load(); route();
+    await load(); route(); await loadDeliveries();
   });
   source.addEventListener("alert", (e) => { const a = JSON.parse(e.data); state.alerts.set(a.alert_id, a); refresh(); });
   const reloadClocks = async () => { state.children = await (await api("/console/api/clocks")).json(); refresh(); };
   source.addEventListener("case", reloadClocks);
+  source.addEventListener("delivery", loadDeliveries);
   source.addEventListener("case-removed", reloadClocks);
   source.addEventListener("signed-out", () => { source.close(); showSignIn(); });
   source.onerror = () => { $("live").textContent = "reconnecting"; $("live").classList.remove("on"); };
@@ -231,5 +241,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("filters").addEventListener("input", renderBoard);
   window.addEventListener("hashchange", route);
   setInterval(tick, 1000);
+  setInterval(() => { if (state.me) loadDeliveries().catch(() => {}); }, 30000);
   start();
 });

@@ -62,3 +62,21 @@ def test_open_alerts_come_most_urgent_first_and_filter() -> None:
     assert board.open_alerts(area="SUITE-B") == []
     case = board.case("CR-1")
     assert case is not None and {a.alert_id for a in case["alerts"]} == {"w", "b1", "b2", "done"}
+
+
+def test_pages_pending_past_the_threshold_show_as_failing_by_receiver_until_they_finish() -> None:
+    from alerts.dispatch import JOB_ENCODER, Job
+
+    board = Board(POLICY, slow_delivery=dt.timedelta(minutes=1))
+    for n, case in enumerate(["CR-1", "CR-2", "CR-1"]):
+        job = Job(f"d{n}.pager", "pager", "trigger", "raised", alert(case=case))
+        assert board.apply_delivery(JOB_ENCODER.encode(job), job.webhook_id, T0 + dt.timedelta(seconds=n))
+    fresh = Job("d9.slack", "slack", "trigger", "raised", alert())
+    board.apply_delivery(JOB_ENCODER.encode(fresh), fresh.webhook_id, T0 + dt.timedelta(seconds=50))
+    assert board.failing_deliveries(T0 + dt.timedelta(seconds=30)) == []
+    (failing,) = board.failing_deliveries(T0 + dt.timedelta(seconds=61))
+    assert (failing.receiver, failing.pending, failing.oldest, failing.cases) == ("pager", 2, T0, ("CR-1", "CR-2"))
+    for n in range(3):
+        assert board.apply_delivery(None, f"d{n}.pager", T0)  # the finished jobs leave the table
+    assert [d.receiver for d in board.failing_deliveries(T0 + dt.timedelta(minutes=5))] == ["slack"]
+    assert not board.apply_delivery(b"[1]", "junk", T0)
