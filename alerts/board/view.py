@@ -136,8 +136,6 @@ class DeliveryView(msgspec.Struct, frozen=True):
     cases: tuple[str, ...]
 
 
-
-
 class Board:
     """Every case with a running clock and every alert, as the console shows them, and the
     pages still on their way (the outbox's pending jobs)."""
