@@ -35,7 +35,7 @@ from agents.measures import measure
 from agents.stored_case import decode_case, encode_case
 from alerts.model import ALERT_ENCODER, Alert
 from streams import deadletter, metrics, ticks
-from streams.app import RAW_TABLE, app, limits, policy, settings
+from streams.app import RAW_TABLE, app, limits, policy, record_probe, settings
 from streams.contract import Domain
 from streams.stall_guard import StallGuard
 from streams.ticks import WATCHED_TOPICS
@@ -167,7 +167,7 @@ class DomainAgent:
             time.perf_counter() - started,
         )
 
-    def decide_until(self, partition: int) -> dt.datetime | None:
+    async def decide_until(self, partition: int) -> dt.datetime | None:
         """None (the wall clock) once the partition's input is read to the end; while a backlog
         remains, the latest record processed (``watermark``), or the epoch if none yet. Timers
         of silent cases therefore fire on wall-clock time whenever the worker is caught up."""
@@ -180,15 +180,21 @@ class DomainAgent:
             return None
         done = self.processed_offset.get(partition, -1) + 1
         committed = app.consumer._committed_offset.get(tp)  # next offset after the last commit
-        if max(done, committed or 0) >= highwater:
+        read_to = max(done, committed or 0)
+        if read_to >= highwater:
             return None
+        try:  # offsets are not records: a transactional producer's last commit marker is never read
+            if await record_probe(tp, read_to, highwater) == 0:
+                return None
+        except Exception:  # cannot tell yet: hold timers at the watermark a little longer
+            pass
         return self.watermark.get(partition, dt.datetime(1970, 1, 1, tzinfo=UTC))
 
     async def on_tick(self, partition: int) -> None:
         if not self.index.is_built(partition):
             self._rebuild(partition)
         now = utcnow()
-        as_of = self.decide_until(partition)
+        as_of = await self.decide_until(partition)
         for key in self.index.pop_due(partition, now if as_of is None else min(now, as_of)):
             try:
                 await self._fire(partition, key, now, as_of)
@@ -236,7 +242,7 @@ def domain_agent(domain: Domain) -> DomainAgent:
     return handle
 
 
-stall_guard = StallGuard(WATCHED_TOPICS)
+stall_guard = StallGuard(WATCHED_TOPICS, record_probe)
 
 
 @app.timer(interval=5.0)

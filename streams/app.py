@@ -16,8 +16,9 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from agents.policy import DEFAULT_PACKS, Policy, load_policy
 from alerts.config import NotifyConfig, for_settings
 from streams import web_guard
-from streams.stall_guard import refuse_gaps
-from streams.topics import internal_topics
+from streams.contract import DOMAINS
+from streams.stall_guard import RecordProbe, refuse_gaps, verify_gaps
+from streams.topics import input_topic, internal_topics
 from streams.validation import InputLimits, input_limits
 from watchkeeper.settings import Settings
 
@@ -69,7 +70,6 @@ app = faust.App(
     web_application_options={"middlewares": [web_guard.middleware(settings.metrics_token)]},
 )
 web_guard.install(app.web.web_app)
-refuse_gaps(internal_topics(settings))
 
 # /metrics: Faust's Prometheus sensor (streams, tables, commits, rebalances, as faust_*) and
 # Watchkeeper's own metrics (streams/metrics.py, as watchkeeper_*), from one registry.
@@ -85,3 +85,11 @@ def aiokafka_options() -> dict[str, Any]:
     if (context := settings.ssl_context()) is not None:
         connection["ssl_context"] = context
     return connection
+
+
+# Faust may not treat skipped offsets as processed: never on internal topics, and on input
+# topics only once a check finds no record there (streams/stall_guard.py, docs/design.md).
+record_probe = RecordProbe(settings.bootstrap_servers, **aiokafka_options())
+"""Whether records (not just markers) lie in an offset range: gaps, stalls and backlogs ask it."""
+refuse_gaps(internal_topics(settings))
+verify_gaps([input_topic(settings, domain) for domain in DOMAINS], record_probe)

@@ -17,8 +17,11 @@ topics and transaction markers), so the committed offset jumps across records no
 processed. On Watchkeeper's internal topics (alerts, acknowledgements, outbox, ticks), which
 only Watchkeeper writes, without compaction or transactions, a gap is never legitimate:
 ``refuse_gaps`` makes Faust keep them unacknowledged, so the commit stays behind them and
-the guard below re-reads them. (Input topics keep Faust's behaviour: a force's producer may
-use transactions, whose markers are real gaps; docs/design.md.)
+the guard below re-reads them. On input topics a force's producer may use transactions,
+whose commit markers are real gaps, so there a gap is first checked (``verify_gaps``): a
+separate consumer reads the skipped offsets, and only if it finds no record there does
+Faust get to treat them as processed; if it finds records, they were dropped, and the gap
+is refused like an internal one (docs/design.md).
 
 The guard checks every few seconds, for each assigned partition of Watchkeeper's own
 stream topics. A partition is stuck when the broker holds records at or after its committed
@@ -33,8 +36,9 @@ revisions, and receivers drop a repeated webhook-id. Each repair is logged and c
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Final
 
 from prometheus_client import Counter
@@ -46,9 +50,20 @@ GAPS_REFUSED: Final = Counter(
     "Skipped offsets on an internal topic that Faust would have treated as processed, by topic.",
     ["topic"],
 )
+GAPS_VERIFIED: Final = Counter(
+    "watchkeeper_offset_gaps_verified_total",
+    "Skipped offsets on an input topic, checked: 'markers' (no record there; Faust may pass them) or 'dropped'.",
+    ["topic", "outcome"],
+)
 NO_GAP_TOPICS: set[str] = set()
 """Internal topics on which an offset gap means dropped records (filled in by the wiring)."""
+VERIFIED_GAP_TOPICS: set[str] = set()
+"""Input topics whose gaps are passed to Faust only after ``records_in`` finds no record in them."""
+RecordsIn = Callable[[Any, int, int], Awaitable[int]]
+"""(partition, first offset, end offset) -> how many records the broker holds in [first, end)."""
+_records_in: RecordsIn | None = None
 _faust_add_gap: Any = None
+_checks: set[asyncio.Task[None]] = set()
 
 
 def refuse_gaps(topics: Collection[str]) -> None:
@@ -65,19 +80,52 @@ def refuse_gaps(topics: Collection[str]) -> None:
     _faust_add_gap = Consumer._add_gap
 
     async def add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        # Faust's gap is [offset_from, offset_to], offset_to being the record that just arrived.
         if tp.topic in NO_GAP_TOPICS:
-            GAPS_REFUSED.labels(tp.topic).inc()
-            log.warning(
-                "%s[%d]: offsets %d-%d were skipped; they stay unprocessed until re-read",
-                tp.topic,
-                tp.partition,
-                offset_from,
-                offset_to - 1,
-            )
+            _refuse(tp, offset_from, offset_to)
+            return
+        if tp.topic in VERIFIED_GAP_TOPICS and _records_in is not None:
+            task = asyncio.ensure_future(_check_gap(self, tp, offset_from, offset_to))
+            _checks.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(_checks.discard)
             return
         await _faust_add_gap(self, tp, offset_from, offset_to)
 
     Consumer._add_gap = add_gap  # type: ignore[method-assign]
+
+
+def verify_gaps(topics: Collection[str], records_in: RecordsIn) -> None:
+    """Let Faust pass a gap on ``topics`` only once ``records_in`` shows nothing was skipped."""
+    global _records_in
+    _records_in = records_in
+    VERIFIED_GAP_TOPICS.update(topics)
+
+
+def _refuse(tp: Any, offset_from: int, offset_to: int) -> None:
+    GAPS_REFUSED.labels(tp.topic).inc()
+    log.warning(
+        "%s[%d]: offsets %d-%d were skipped; they stay unprocessed until re-read",
+        tp.topic,
+        tp.partition,
+        offset_from,
+        offset_to - 1,
+    )
+
+
+async def _check_gap(consumer: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """Meanwhile the gap holds the commit back, which is safe; an error leaves it refused."""
+    assert _records_in is not None
+    try:
+        skipped = await _records_in(tp, offset_from, offset_to)
+    except Exception as exc:
+        log.warning("%s[%d]: cannot check skipped offsets (%s)", tp.topic, tp.partition, type(exc).__name__)
+        skipped = -1
+    if skipped == 0:
+        GAPS_VERIFIED.labels(tp.topic, "markers").inc()
+        await _faust_add_gap(consumer, tp, offset_from, offset_to)
+    else:
+        GAPS_VERIFIED.labels(tp.topic, "dropped").inc()
+        _refuse(tp, offset_from, offset_to)
 
 
 REPAIRS: Final = Counter(
@@ -88,8 +136,10 @@ REPAIRS: Final = Counter(
 
 
 class StallGuard:
-    def __init__(self, topics: Collection[str]) -> None:
+    def __init__(self, topics: Collection[str], records_in: RecordsIn | None = None) -> None:
         self.topics = topics
+        self.records_in = records_in
+        """When set, a stall is confirmed by finding a record after the commit (not a marker)."""
         """Kept by reference: agents registered later (streams/ticks.py) are watched too."""
         self._last: dict[Any, tuple[int | None, int | None]] = {}
         self._still: dict[Any, int] = {}
@@ -123,6 +173,9 @@ class StallGuard:
             delivered, committed = read_offset.get(tp), committed_offset.get(tp)
             if self.stalled(tp, delivered, committed, highwater):
                 resume_at = committed if committed is not None else 0
+                if self.records_in is not None and not await self._records_after(tp, resume_at, highwater):
+                    self._still[tp] = 0  # only markers after the commit: nothing waits
+                    continue
                 log.warning(
                     "stall guard: %s[%d] delivered to %s, committed %s, broker at %s: re-reading from %d",
                     tp.topic,
@@ -135,3 +188,54 @@ class StallGuard:
                 await consumer.seek(tp, resume_at)
                 REPAIRS.labels(tp.topic).inc()
                 self._still[tp] = 0
+
+    async def _records_after(self, tp: Any, first: int, end: int) -> bool:
+        assert self.records_in is not None
+        try:
+            return await self.records_in(tp, first, end) > 0
+        except Exception:  # cannot tell: re-reading is the safe side
+            return True
+
+
+class RecordProbe:
+    """``RecordsIn``: whether the broker holds any record in an offset range, asked by a
+    consumer outside the group. Offsets are not records: a transactional producer's commit
+    markers and compaction leave offsets with no record, and the last marker of a partition
+    is never delivered, so "the end offset is past the commit" does not mean "records wait".
+    The first record at or after the range's start answers the question. Answers are cached
+    per range, so a caller asking every tick costs one fetch per new range."""
+
+    def __init__(self, bootstrap: str, **connection: Any) -> None:
+        self.bootstrap = bootstrap
+        self.connection = connection
+        self.consumer: Any = None
+        self.lock = asyncio.Lock()
+        self.answers: dict[tuple[str, int, int, int], int] = {}
+
+    async def __call__(self, tp: Any, first: int, end: int) -> int:
+        key = (tp.topic, tp.partition, first, end)
+        if key not in self.answers:
+            if len(self.answers) > 10_000:
+                self.answers.clear()
+            self.answers[key] = await self._fetch(tp, first, end)
+        return self.answers[key]
+
+    async def _fetch(self, tp: Any, first: int, end: int) -> int:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        async with self.lock:
+            if self.consumer is None:
+                self.consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, **self.connection
+                )
+                await self.consumer.start()
+            partition = TopicPartition(tp.topic, tp.partition)
+            self.consumer.assign([partition])
+            self.consumer.seek(partition, first)
+            fetched = await self.consumer.getmany(partition, timeout_ms=2000, max_records=1)
+            records = fetched.get(partition, [])
+            if records:
+                return 1 if records[0].offset < end else 0
+            if await self.consumer.position(partition) >= end:  # read past markers only
+                return 0
+            raise TimeoutError("nothing fetched")

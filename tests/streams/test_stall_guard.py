@@ -59,3 +59,34 @@ def test_gaps_on_internal_topics_stay_unacknowledged_and_other_topics_keep_faust
     assert not state._gap[TP("p.alerts", 0)], "an internal topic's skipped offsets are not treated as processed"
     assert state._gap[TP("p.custody.events", 0)], "an input topic keeps Faust's gaps (transaction markers)"
     assert GAPS_REFUSED.labels("p.alerts")._value.get() == before + 1
+
+
+def test_a_gap_on_an_input_topic_passes_only_when_no_record_was_skipped() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from faust.transport.consumer import Consumer
+    from faust.types import TP
+    from intervaltree import IntervalTree
+
+    from streams import stall_guard
+
+    broker = {("q.custody.events", 0): {10, 11, 12, 40}, ("q.custody.events", 1): {10, 40}}
+
+    async def records_in(tp: TP, first: int, end: int) -> int:
+        return sum(first <= offset < end for offset in broker[(tp.topic, tp.partition)])
+
+    stall_guard.verify_gaps(["q.custody.events"], records_in)
+    dropped, markers = TP("q.custody.events", 0), TP("q.custody.events", 1)
+    state = SimpleNamespace(
+        _committed_offset={dropped: 9, markers: 9}, _gap={dropped: IntervalTree(), markers: IntervalTree()}
+    )
+
+    async def run() -> None:
+        await Consumer._add_gap(state, dropped, 11, 40)  # 11 and 12 exist: Faust dropped them
+        await Consumer._add_gap(state, markers, 11, 40)  # nothing between 10 and 40: transaction markers
+        await asyncio.gather(*stall_guard._checks)
+
+    asyncio.run(run())
+    assert not state._gap[dropped], "skipped records stay unprocessed, to be re-read"
+    assert state._gap[markers], "a gap of markers is Faust's to pass"
