@@ -13,7 +13,6 @@ Starts the local broker if it is not running. Target: >= 500 deliveries/s.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import socket
@@ -27,15 +26,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from alerts.dispatch import JOB_ENCODER, Job  # noqa: E402
 from alerts.model import Alert  # noqa: E402
 from streams.topics import ensure_topics, outbox_topic  # noqa: E402
+from tests.alerts.helpers import alert as breach  # noqa: E402
 from watchkeeper.settings import Settings  # noqa: E402
-
-T0 = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 
 
 def free_port() -> int:
@@ -45,31 +45,7 @@ def free_port() -> int:
 
 
 def alert(case: str, n: int) -> Alert:
-    return Alert(
-        alert_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{case}/{n}")),
-        revision=1,
-        status="firing",
-        stage="breach",
-        stage_name="breach",
-        severity="high",
-        rule_id="custody.appropriate_adult.arrival",
-        rule_version=1,
-        rule_title="Appropriate adult requested but not arrived",
-        legal_basis="local standard",
-        local_standard=True,
-        domain="custody",
-        case=case,
-        area="SUITE-A",
-        clock_started_at=T0,
-        deadline=T0,
-        stage_at=T0,
-        raised_at=T0,
-        overdue_seconds=0.0,
-        target="2h",
-        reason="passed",
-        explanation="benchmark",
-        action="benchmark",
-    )
+    return msgspec.structs.replace(breach(case=case), alert_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{case}/{n}")))
 
 
 def main() -> None:

@@ -112,6 +112,16 @@ def bootstrap() -> Iterator[str]:
         subprocess.run([str(BROKER), "stop"], check=False)
 
 
+def wait_until(check: Callable[[], object], timeout: float = 60.0) -> None:
+    """Poll ``check`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BROKER, REPO, Deployment, Receiver, cloudevent, detention, free_port
+from tests.conftest import BROKER, REPO, Deployment, Receiver, cloudevent, detention, free_port, wait_until
 
 pytestmark = pytest.mark.broker
 AA_4S = str(REPO / "tests" / "integration" / "aa-4s.yaml")
@@ -47,15 +47,6 @@ def breached(receiver: Receiver, case: str) -> bool:
     return any(p["data"]["case"] == case and p["data"]["stage"] == "breach" for p in receiver.bodies())
 
 
-def wait(check: object, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.25)
-    raise AssertionError("timed out")
-
-
 def test_a_worker_rides_out_a_broker_restart_with_a_bounded_log_and_stops_on_sigterm_without_one(
     own_broker: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -74,7 +65,7 @@ def test_a_worker_rides_out_a_broker_restart_with_a_bounded_log_and_stops_on_sig
         now = dt.datetime.now(dt.UTC)
         d.send(detention("CR-BEFORE", at=now))
         d.send(cloudevent("CR-BEFORE", "custody.appropriate_adult.requested", at=now))
-        wait(lambda: breached(receiver, "CR-BEFORE"), 60)
+        wait_until(lambda: breached(receiver, "CR-BEFORE"), 60)
 
         # A case whose breach falls due while the broker is down.
         now = dt.datetime.now(dt.UTC)
@@ -88,11 +79,11 @@ def test_a_worker_rides_out_a_broker_restart_with_a_bounded_log_and_stops_on_sig
         print(f"{outage_lines} log lines during a 20 s broker outage")
         assert outage_lines < 60, worker.output()[-3000:]
 
-        wait(lambda: breached(receiver, "CR-DURING"), 90)
+        wait_until(lambda: breached(receiver, "CR-DURING"), 90)
         now = dt.datetime.now(dt.UTC)
         d.send(detention("CR-AFTER", at=now))
         d.send(cloudevent("CR-AFTER", "custody.appropriate_adult.requested", at=now))
-        wait(lambda: breached(receiver, "CR-AFTER"), 90)
+        wait_until(lambda: breached(receiver, "CR-AFTER"), 90)
         assert worker.proc.poll() is None
 
         # SIGTERM while the broker is down: the worker stops within the stop timeout (10 s) all the same.

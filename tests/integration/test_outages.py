@@ -17,7 +17,7 @@ import pytest
 
 from alerts.tokens import credential_for, generate_token
 from tests.alerts.helpers import SESSION_KEY
-from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention, free_port
+from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention, free_port, wait_until
 
 pytestmark = pytest.mark.broker
 AA_4S = str(REPO / "tests" / "integration" / "aa-4s.yaml")
@@ -38,15 +38,6 @@ def hooks() -> Iterator[tuple[Receiver, Receiver]]:
     for r in (primary, fallback):
         with contextlib.suppress(OSError):
             r.down()
-
-
-def wait(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def firing_ids(d: Deployment, cases: int) -> set[str]:
@@ -80,7 +71,7 @@ def test_a_receiver_down_past_the_retry_budget_gets_every_page_when_back_and_the
         bring_in(d, f"CR-DOWN-{i}")
     ids = firing_ids(d, 2)
     # The single-receiver set-up names a fallback too: it hears of the failure at once.
-    wait(lambda: any(h["webhook-id"].endswith(".failure") for h, _ in fallback.received), timeout=60)
+    wait_until(lambda: any(h["webhook-id"].endswith(".failure") for h, _ in fallback.received), timeout=60)
     time.sleep(6)  # several times the whole retry budget
     assert primary.received == []
     # The duty inspector's console says which receiver is not getting its pages.
@@ -88,11 +79,11 @@ def test_a_receiver_down_past_the_retry_budget_gets_every_page_when_back_and_the
     failing = console_get(port, "/console/api/deliveries", cookie)
     assert [d["receiver"] for d in failing] == ["webhook"] and failing[0]["pending"] >= 1
     primary.up()
-    wait(lambda: {p["data"]["alert_id"] for p in primary.bodies()} >= ids, timeout=90)
+    wait_until(lambda: {p["data"]["alert_id"] for p in primary.bodies()} >= ids, timeout=90)
     per_id = Counter(h["webhook-id"] for h, _ in primary.received)
     assert max(per_id.values()) == 1, "a webhook-id delivered twice"
     assert "DELIVERED LATE | receiver webhook" in worker.output()
-    wait(lambda: console_get(port, "/console/api/deliveries", cookie) == [], timeout=30)
+    wait_until(lambda: console_get(port, "/console/api/deliveries", cookie) == [], timeout=30)
 
 
 def sign_in(port: int) -> str:
@@ -120,7 +111,7 @@ def test_without_a_fallback_a_receiver_answering_503_for_long_still_gets_every_p
     d.start_worker()
     bring_in(d, "CR-503")
     ids = firing_ids(d, 1)
-    wait(lambda: {p["data"]["alert_id"] for p in primary.bodies()} >= ids, timeout=90)
+    wait_until(lambda: {p["data"]["alert_id"] for p in primary.bodies()} >= ids, timeout=90)
     assert primary.script == [], "every refusal was answered by another attempt"
     receipts = d.read("deliveries", until=lambda r: any(x["verdict"] == "delivered" for x in r), timeout=30)
     assert sum(x["status"] == 503 for x in receipts) == 12
