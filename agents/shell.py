@@ -44,6 +44,8 @@ from streams.validation import Rejection, decode_event, fingerprint
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
+MARKER_TAIL = 8
+"""At most this many offsets after the last record read may be transaction markers alone."""
 
 alerts_channel = app.topic(alerts_topic(settings), key_serializer="raw", value_serializer="raw")
 deadletter_channel = app.topic(deadletter_topic(settings), key_serializer="raw", value_serializer="raw")
@@ -183,11 +185,15 @@ class DomainAgent:
         read_to = max(done, committed or 0)
         if read_to >= highwater:
             return None
-        try:  # offsets are not records: a transactional producer's last commit marker is never read
-            if await record_probe(tp, read_to, highwater) == 0:
-                return None
-        except Exception:  # cannot tell yet: hold timers at the watermark a little longer
-            pass
+        # Offsets are not records: a transactional producer's last commit marker is never read.
+        # Only a short tail can be markers alone, so only then is the broker asked (a backlog
+        # being worked through would otherwise cost a fetch per tick).
+        if highwater - read_to <= MARKER_TAIL:
+            try:
+                if await record_probe(tp, read_to, highwater) == 0:
+                    return None
+            except Exception:  # cannot tell yet: hold timers at the watermark a little longer
+                pass
         return self.watermark.get(partition, dt.datetime(1970, 1, 1, tzinfo=UTC))
 
     async def on_tick(self, partition: int) -> None:
