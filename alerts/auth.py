@@ -10,7 +10,6 @@ Shared by the ack endpoints (alerts/ack.py) and the console (alerts/board/web.py
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import secrets
@@ -37,7 +36,6 @@ this is the login and ack CSRF defence, with SameSite=Strict cookies."""
 ACKNOWLEDGING_ROLES: Final = ("inspector", "admin")
 
 access = AccessLog()
-access_ready = asyncio.Event()
 throttle = Throttle(limit=10, window=60.0)
 access_channel = app.topic(access_topic(settings), key_serializer="raw", value_serializer="raw")
 
@@ -114,7 +112,7 @@ async def revoke(user: str, by: str, now: dt.datetime) -> None:
 @app.task
 async def follow_access_log() -> None:
     """Every worker keeps the whole access log (see alerts/access.py): read from the start, then
-    followed; ``access_ready`` once caught up."""
+    followed. Until it has caught up after a start, older sessions are refused (sign in again)."""
     topic = access_topic(settings)
     tp = TopicPartition(topic, 0)
     consumer: Any = AIOKafkaConsumer(
@@ -124,7 +122,6 @@ async def follow_access_log() -> None:
     try:
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=1000)
             for records in batches.values():
@@ -133,7 +130,5 @@ async def follow_access_log() -> None:
                         access.apply(r.key or b"", r.value)
                     except Exception as exc:  # an unreadable record must not stop sign-in on every worker
                         log.error("access log: %s reading %s@%d", type(exc).__name__, topic, r.offset)
-            if not access_ready.is_set() and await consumer.position(tp) >= end:
-                access_ready.set()
     finally:
         await consumer.stop()
