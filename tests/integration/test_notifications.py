@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 
 from alerts.tokens import credential_for, generate_token
 from tests.alerts.helpers import LINK_KEY, SECRET_NEW, SECRET_OLD, SESSION_KEY
-from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention, free_port
+from tests.conftest import REPO, Deployment, Receiver, cloudevent, detention, free_port, wait_until
 
 pytestmark = pytest.mark.broker
 AA_4S = str(REPO / "tests" / "integration" / "aa-4s.yaml")
@@ -79,15 +79,6 @@ def bring_in(d: Deployment, case: str, **extra: Any) -> None:
     d.send(cloudevent(case, "custody.appropriate_adult.requested", at=now))
 
 
-def wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 def payloads(r: Receiver) -> list[Any]:
     return [json.loads(body) for headers, body in r.received if "heartbeat" not in headers.get("webhook-id", "")]
 
@@ -111,7 +102,7 @@ def test_every_format_is_delivered_verified_redacted_and_follows_the_lifecycle(
     bring_in(d, "CR-PAGED", child_name="Jane Smith", date_of_birth="2010-04-01")
     bring_in(d, "CR-ACKED")
     bring_in(d, "CR-LINKED")
-    wait(lambda: sum(p["data"]["stage"] == "breach" for p in payloads(receivers["generic"])) >= 3)
+    wait_until(lambda: sum(p["data"]["stage"] == "breach" for p in payloads(receivers["generic"])) >= 3)
 
     # Standard Webhooks: every generic delivery verifies with either current secret.
     for headers, body in receivers["generic"].received:
@@ -153,7 +144,7 @@ def test_every_format_is_delivered_verified_redacted_and_follows_the_lifecycle(
     assert all("token=" not in json.dumps(p) for p in payloads(receivers["pagerduty"]))
 
     # The inspector (tier 2, 8 s) is paged for the unacknowledged breach only.
-    wait(
+    wait_until(
         lambda: any(
             p["data"]["case"] == "CR-PAGED" and p["data"]["stage"] == "breach" for p in payloads(receivers["inspector"])
         )
@@ -163,11 +154,11 @@ def test_every_format_is_delivered_verified_redacted_and_follows_the_lifecycle(
 
     # The AA arrives: the breach is satisfied, and PagerDuty and Alertmanager are told to resolve.
     d.send(cloudevent("CR-PAGED", "custody.appropriate_adult.arrived", at=dt.datetime.now(dt.UTC)))
-    wait(lambda: any(p["event_action"] == "resolve" for p in payloads(receivers["pagerduty"])))
+    wait_until(lambda: any(p["event_action"] == "resolve" for p in payloads(receivers["pagerduty"])))
     pd = payloads(receivers["pagerduty"])
     assert {p["event_action"] for p in pd} == {"trigger", "acknowledge", "resolve"}
     assert {p["dedup_key"] for p in pd} <= {p["data"]["alert_id"] for p in generic}
-    wait(lambda: any("endsAt" in p[0] for p in payloads(receivers["alertmanager"])))
+    wait_until(lambda: any("endsAt" in p[0] for p in payloads(receivers["alertmanager"])))
     assert payloads(receivers["alertmanager"])[0][0]["labels"]["alertname"] == "custody.appropriate_adult.arrival"
     assert all("Appropriate adult" in p["text"] for p in payloads(receivers["slack"]))
     assert all(p["attachments"][0]["content"]["type"] == "AdaptiveCard" for p in payloads(receivers["teams"]))
@@ -213,12 +204,14 @@ def test_a_receiver_down_for_a_while_gets_everything_once_and_a_dead_one_fails_o
     time.sleep(3)
     receivers["generic"].up()
     ids = {a["alert_id"] for a in alerts}
-    wait(lambda: {p["data"]["alert_id"] for p in payloads(receivers["generic"])} >= ids, timeout=90)
+    wait_until(lambda: {p["data"]["alert_id"] for p in payloads(receivers["generic"])} >= ids, timeout=90)
     per_id = Counter(h["webhook-id"] for h, _ in receivers["generic"].received)
     assert max(per_id.values()) == 1, "a webhook-id delivered twice"
 
     # Slack never answered 2xx: each page went to the fallback, with a delivery-failure notice.
-    wait(lambda: sum(h["webhook-id"].endswith(".failure") for h, _ in receivers["fallback"].received) >= 1, timeout=120)
+    wait_until(
+        lambda: sum(h["webhook-id"].endswith(".failure") for h, _ in receivers["fallback"].received) >= 1, timeout=120
+    )
     fallback_ids = [h["webhook-id"] for h, _ in receivers["fallback"].received]
     assert any(i.endswith(".slack.fallback") for i in fallback_ids)
     assert "DELIVERY FAILED | receiver slack" in worker.output()
@@ -251,5 +244,5 @@ def test_a_worker_killed_mid_delivery_resumes_the_outbox_without_loss(
     d.env["WATCHKEEPER_WEB_PORT"] = str(free_port())
     d.start_worker(data_slot=0)
     ids = {a["alert_id"] for a in alerts}
-    wait(lambda: {p["data"]["alert_id"] for p in payloads(receivers["generic"])} >= ids, timeout=120)
+    wait_until(lambda: {p["data"]["alert_id"] for p in payloads(receivers["generic"])} >= ids, timeout=120)
     assert set(Counter(h["webhook-id"] for h, _ in receivers["generic"].received).values()) == {1}
