@@ -141,7 +141,7 @@ class StallGuard:
         self.records_in = records_in
         """When set, a stall is confirmed by finding a record after the commit (not a marker)."""
         """Kept by reference: agents registered later (streams/ticks.py) are watched too."""
-        self._last: dict[Any, tuple[int | None, int | None]] = {}
+        self._last_committed: dict[Any, int | None] = {}
         self._still: dict[Any, int] = {}
 
     def stalled(self, tp: Any, delivered: int | None, committed: int | None, highwater: int | None) -> bool:
@@ -151,8 +151,8 @@ class StallGuard:
         records that were dropped."""
         next_committed = committed if committed is not None else 0
         behind = highwater is not None and highwater > next_committed
-        moved = self._last.get(tp, (None, committed))[1] != committed
-        self._last[tp] = (delivered, committed)
+        moved = self._last_committed.get(tp, committed) != committed
+        self._last_committed[tp] = committed
         self._still[tp] = 0 if (moved or not behind) else self._still.get(tp, 0) + 1
         return self._still[tp] >= STALL_CHECKS
 
