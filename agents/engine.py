@@ -34,16 +34,21 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 
-from agents.durations import format_duration
 from agents.policy import Policy, Rule, Selector, all_hold
+from agents.wording import event_label, format_duration, lateness, local_time
 from alerts.model import Alert, AlertStatus, TimelineEntry, alert_id
 from streams.contract import Event
 
 ClockStatus = Literal["running", "paused", "met", "cancelled", "not_applicable"]
 MAX_EVENTS: Final = 1000
+RESOLUTION: Final = dt.timedelta(microseconds=1)
+"""The smallest step of event time. "Not later than" makes the deadline instant itself
+compliant, so a stage fires at the first instant *after* its time: an action recorded at
+the stage's exact time is always applied first."""
 HINDSIGHT_GRACE: Final = dt.timedelta(minutes=1)
 """A stage raised more than this after it passed was missed live; the alert says why."""
 EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -142,7 +147,8 @@ class CaseState(msgspec.Struct):
     immediates: list[Immediate] = []
     ledger: dict[str, Sent] = {}
     decided_until: dt.datetime = EPOCH
-    """The latest stage or immediate time that has fired: an event before it must rebuild."""
+    """The latest stage or immediate time that has fired: an event at or before it must rebuild
+    (an action at a stage's exact instant means the stage should not have fired)."""
 
 
 DERIVED: Final = ("facts", "clocks", "history", "started", "immediates", "decided_until")
@@ -200,7 +206,7 @@ def process_event(
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
     forward_to = _forward_targets(state, policy, stored)
-    if event.time >= latest and event.time >= state.decided_until:
+    if event.time >= latest and event.time > state.decided_until:
         changed = _advance(state, policy, min(event.time, decide))
         changed |= _apply(state, policy, stored)
         changed |= _advance(state, policy, decide)
@@ -253,9 +259,10 @@ def _decision_time(state: CaseState, now: dt.datetime, as_of: dt.datetime | None
 
 
 def next_due(state: CaseState) -> dt.datetime | None:
-    """The earliest unfired stage on a running clock: when this case next needs a look."""
+    """When this case next needs a look: just after the earliest unfired stage on a running
+    clock (the stage's own instant is still compliant)."""
     times = [s.at for c in state.clocks.values() if c.status == "running" for s in c.current.stages if not s.fired]
-    return min(times, default=None)
+    return min(times) + RESOLUTION if times else None
 
 
 def replay_case(state: CaseState, policy: Policy, now: dt.datetime) -> CaseState:
@@ -488,13 +495,14 @@ def _worth_keeping(cycles: list[Cycle]) -> list[Cycle]:
 
 # ============================================================================= time
 def _advance(state: CaseState, policy: Policy, until: dt.datetime) -> bool:
-    """Mark every stage whose time has come on a running clock as fired (its alert is justified).
-    True if anything changed."""
+    """Mark every stage whose time has passed *before* ``until`` on a running clock as fired
+    (its alert is justified): a stage at exactly ``until`` waits, so an event at that instant
+    is applied first. True if anything changed."""
     changed = False
     for clock in state.clocks.values():
         if clock.status != "running":
             continue
-        due = [s for s in clock.current.stages if not s.fired and s.at <= until]
+        due = [s for s in clock.current.stages if not s.fired and s.at < until]
         if not due:
             continue
         rule = policy.rule(clock.rule_id)
@@ -530,11 +538,12 @@ def _rebuild(
 
 # ============================================================================= alerts
 OPEN: Final = frozenset({"firing", "updated"})
-SAID: Final = frozenset({"firing", "updated", "satisfied", "cleared"})
+SAID: Final = frozenset({"firing", "updated", "satisfied", "cleared", "closed"})
 
 
 def _emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent | None) -> list[Alert]:
     """Diff what is justified now against the ledger, say the difference, record it."""
+    zone = policy.calendar.zone
     out: list[Alert] = []
     present: set[str] = set()
     for clock in _all_clocks(state):
@@ -544,45 +553,31 @@ def _emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEve
         for cycle in clock.cycles:
             present.update(s.alert_id for s in cycle.stages)
             live = cycle is clock.current and clock.status in ("running", "paused")
-            out += _emit_cycle(state, rule, clock, cycle, live, now, trigger)
+            out += _emit_cycle(state, rule, clock, cycle, live, now, trigger, zone)
     for record in state.immediates:
         present.add(record.alert_id)
         rule = policy.rule(record.rule_id)
         sent = state.ledger.get(record.alert_id)
         if rule is not None and (sent is None or sent.status == "retracted"):
-            what = _describe(state, record.event_id)
             context = Sent("", 0, rule.id, record.rule_version, "breach", record.at, record.at, record.at)
-            out.append(
-                _say(
-                    state,
-                    rule,
-                    record.alert_id,
-                    context,
-                    "firing",
-                    now,
-                    f"{rule.title}: {what} breaks this rule by itself.",
-                    None,
-                )
-            )
+            reason = f"{rule.title}: {_describe(state, record.event_id, zone)}."
+            out.append(_say(state, rule, record.alert_id, context, "firing", now, reason, None))
     for aid, sent in list(state.ledger.items()):  # said before, no longer part of any clock
         if aid not in present and sent.status in SAID and (rule := policy.rule(sent.rule_id)) is not None:
-            out.append(
-                _say(
-                    state,
-                    rule,
-                    aid,
-                    sent,
-                    "retracted",
-                    now,
-                    _retraction_reason(sent.stage_name, sent.stage_at, trigger),
-                    None,
-                )
-            )
+            reason = _retraction_reason(sent.stage_name, sent.stage_at, trigger, zone)
+            out.append(_say(state, rule, aid, sent, "retracted", now, reason, None))
     return out
 
 
 def _emit_cycle(
-    state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, live: bool, now: dt.datetime, trigger: StoredEvent | None
+    state: CaseState,
+    rule: Rule,
+    clock: Clock,
+    cycle: Cycle,
+    live: bool,
+    now: dt.datetime,
+    trigger: StoredEvent | None,
+    zone: ZoneInfo,
 ) -> Iterator[Alert]:
     ledger = state.ledger
 
@@ -595,7 +590,7 @@ def _emit_cycle(
         latest = pending[-1]
         for stage in pending[:-1]:
             ledger[stage.alert_id] = _context(rule, clock, cycle, stage, "superseded", 0)
-        reason = _firing_reason(state, rule, clock, cycle, latest, now)
+        reason = _firing_reason(state, rule, clock, cycle, latest, now, zone)
         yield _say(
             state,
             rule,
@@ -604,7 +599,7 @@ def _emit_cycle(
             "firing",
             now,
             reason,
-            _hindsight(state, latest, now),
+            _hindsight(state, latest, now, zone),
         )
     for stage in cycle.stages:
         sent = ledger.get(stage.alert_id)
@@ -612,26 +607,18 @@ def _emit_cycle(
             continue
         context = _context(rule, clock, cycle, stage)
         if not stage.fired:
-            yield _say(
-                state,
-                rule,
-                stage.alert_id,
-                context,
-                "retracted",
-                now,
-                _retraction_reason(stage.name, stage.at, trigger),
-                None,
-            )
+            reason = _retraction_reason(stage.name, stage.at, trigger, zone)
+            yield _say(state, rule, stage.alert_id, context, "retracted", now, reason, None)
         elif sent.status not in OPEN:
             continue
         elif not live:
-            closed = _closing(state, rule, clock, cycle)
+            closed = _closing(state, rule, clock, cycle, zone)
             if closed is not None:
                 yield _say(state, rule, stage.alert_id, context, closed[0], now, closed[1], None)
         elif sent.deadline != cycle.due and clock.status == "running":
-            reason = f"Deadline moved from {sent.deadline.isoformat()} to {cycle.due.isoformat()}"
+            reason = f"Deadline moved from {local_time(sent.deadline, zone)} to {local_time(cycle.due, zone)}"
             if trigger is not None:
-                reason += f" by {trigger.type} at {trigger.time.isoformat()}"
+                reason += f" by the record of {_describe(state, trigger.id, zone)}"
             yield _say(state, rule, stage.alert_id, context, "updated", now, reason + ".", None)
 
 
@@ -639,31 +626,59 @@ def _context(rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, status: str =
     return Sent(status, revision, rule.id, clock.rule_version, stage.name, cycle.due, stage.at, clock.anchor)
 
 
-def _closing(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle) -> tuple[AlertStatus, str] | None:
-    """How an open alert of a deadline that is no longer live closes: satisfied by the required
-    action, or cleared because the clock ended another way or its deadline moved."""
+def _closing(
+    state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, zone: ZoneInfo
+) -> tuple[AlertStatus, str] | None:
+    """How an open alert of a deadline that is no longer live closes.
+
+    A deadline that was breached stays breached: its alerts close as ``closed`` and say how
+    the clock ended (the action taken late, custody ended while in breach, an authorisation
+    recorded after the limit). ``satisfied`` is only the required action in time (at the
+    deadline instant included); ``cleared`` only a clock that ended or moved before its
+    deadline. Only a retraction, on records that show the breach never happened, undoes one."""
+    breached = any(s.fired and s.name == "breach" for s in cycle.stages)
+    due = local_time(cycle.due, zone)
     if cycle.ended_by == "extended":
-        return (
-            "cleared",
-            f"Superseded: the deadline was extended to {clock.current.due.isoformat()} by a recorded authorisation.",
-        )
+        moved_to = local_time(clock.current.due, zone)
+        if breached:
+            return (
+                "closed",
+                f"Breached: the deadline {due} passed. An authorisation recorded since sets the next limit at "
+                f"{moved_to}; it cannot undo the breach, which stands.",
+            )
+        return "cleared", f"Extended before it passed: a recorded authorisation moved the deadline {due} to {moved_to}."
     if clock.status == "not_applicable" and cycle is clock.current:
         # Stages that fired were justified on the facts known at their time (a fact that
         # arrives out of order rebuilds the case, and then they never fire at all).
-        return "cleared", "No longer applies: facts recorded since rule this case out."
+        since = local_time(clock.ended_at, zone) if clock.ended_at else "then"
+        if breached:
+            return (
+                "closed",
+                f"Breached: the deadline {due} passed; facts recorded {since} rule this case out of the rule "
+                "from then on. The breach stands.",
+            )
+        return "cleared", f"No longer applies: facts recorded {since} rule this case out, before the deadline {due}."
     ended_by = cycle.ended_by or clock.ended_by
     event = next((e for e in state.events if e.id == ended_by), None)
     if event is None:
         return None
-    when = f"{event.type} at {event.time.isoformat()}"
+    what = f"{event_label(event.type)} at {local_time(event.time, zone)}"
     required = rule.step if rule.kind == "chain" else rule.stop  # a chain's stop ends the need, it is no review
     if event.type in {s.type for s in required}:
-        late = event.time - cycle.due
-        lateness = (
-            f", {format_duration(late)} after the deadline" if late > dt.timedelta(0) else ", before the deadline"
+        if breached:
+            return (
+                "closed",
+                f"Breached: {what}, {format_duration(event.time - cycle.due)} late (deadline {due}). The action "
+                "was taken, but late: the breach stands.",
+            )
+        return "satisfied", f"Met in time: {what}, {lateness(event.time, cycle.due, due)}."
+    if breached:
+        return (
+            "closed",
+            f"Breached: the deadline {due} passed; the clock ended, still in breach, with {what}, "
+            f"{format_duration(event.time - cycle.due)} after it. The breach stands.",
         )
-        return "satisfied", f"Required action recorded: {when}{lateness}. An acknowledgement alone never closes this."
-    return "cleared", f"No longer needed: {when} ended the clock."
+    return "cleared", f"No longer needed: {what} ended the clock before the deadline {due}."
 
 
 def _say(
@@ -685,6 +700,8 @@ def _say(
     state.ledger[aid] = msgspec.structs.replace(context, status=status, revision=revision, deadline=deadline)
     kind = _kind(context.stage_name)
     note = f"{', '.join(rule.overridden)} set by force override {rule.override_source}" if rule.overridden else None
+    immediate = rule.kind == "immediate"
+    open_now = status in OPEN
     return Alert(
         alert_id=aid,
         revision=revision,
@@ -704,16 +721,26 @@ def _say(
         deadline=deadline,
         stage_at=context.stage_at,
         raised_at=now,
-        overdue_seconds=(now - deadline).total_seconds(),
-        target="immediate" if rule.kind == "immediate" else rule.describe_target(),
+        # How overdue only means something for an open deadline: never on an immediate rule
+        # (nothing was due), a retraction (nothing was breached) or a closing.
+        overdue_seconds=(now - deadline).total_seconds() if open_now and not immediate else None,
+        target="immediate" if immediate else rule.describe_target(),
         hindsight=hindsight is not None,
         hindsight_reason=hindsight,
         reason=reason,
         explanation=rule.explanation,
-        action=rule.action,
+        action=rule.action if open_now else _NO_ACTION[status],
         policy_note=note,
         timeline=_timeline(state, rule, max(now, context.stage_at)),
     )
+
+
+_NO_ACTION: Final[dict[str, str]] = {
+    "satisfied": "None: the required action was recorded in time.",
+    "cleared": "None: this deadline no longer runs.",
+    "closed": "None now: the clock has ended. The breach stands on the record; review it with the custody record.",
+    "retracted": "None: the complete records show this was not breached.",
+}
 
 
 def _timeline(state: CaseState, rule: Rule, until: dt.datetime) -> tuple[TimelineEntry, ...]:
@@ -722,13 +749,23 @@ def _timeline(state: CaseState, rule: Rule, until: dt.datetime) -> tuple[Timelin
     relevant = rule.relevant_types
     first = state.events[0].id if state.events else None
     return tuple(
-        TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late)
+        TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late, event_label(e.type), _detail(e))
         for e in state.events
         if e.time <= until and (e.type in relevant or e.id == first)
     )
 
 
-def _hindsight(state: CaseState, stage: Stage, now: dt.datetime) -> str | None:
+_DETAILS: Final = ("reason", "mode", "outcome", "decision", "risk_level", "grade")
+"""Closed-value data fields a person needs to read a timeline (a postponement's recorded
+reason, a review's mode): contract enums only, never free text."""
+
+
+def _detail(event: StoredEvent) -> str | None:
+    parts = [str(event.data[k]).replace("_", " ") for k in _DETAILS if isinstance(event.data.get(k), str)]
+    return ", ".join(parts) or None
+
+
+def _hindsight(state: CaseState, stage: Stage, now: dt.datetime, zone: ZoneInfo) -> str | None:
     """Why a stage is raised well after it passed, or None if it is raised on time."""
     if now - stage.at <= HINDSIGHT_GRACE:
         return None
@@ -736,8 +773,8 @@ def _hindsight(state: CaseState, stage: Stage, now: dt.datetime) -> str | None:
     if late:
         e = late[-1]
         return (
-            f"raised in hindsight: the {e.type} record was entered at {e.recordedtime.isoformat()}, "
-            f"after this {_kind(stage.name)} point had passed"
+            f"raised in hindsight: the record of {event_label(e.type)} was entered at "
+            f"{local_time(e.recordedtime, zone)}, after this {_kind(stage.name)} point had passed"
         )
     return (
         f"raised {format_duration(now - stage.at)} after its time: the monitor was not processing this case "
@@ -749,34 +786,44 @@ def _kind(stage_name: str) -> Literal["warning", "breach"]:
     return "breach" if stage_name == "breach" else "warning"
 
 
-def _describe(state: CaseState, event_id: str) -> str:
+def _describe(state: CaseState, event_id: str, zone: ZoneInfo) -> str:
     event = next((e for e in state.events if e.id == event_id), None)
-    return f"{event.type} at {event.time.isoformat()}" if event is not None else "an event"
+    if event is None:
+        return "an event"
+    detail = _detail(event)
+    return f"{event_label(event.type)}{f' ({detail})' if detail else ''} at {local_time(event.time, zone)}"
 
 
-def _firing_reason(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, now: dt.datetime) -> str:
-    start = next((e.type for e in state.events if e.id == clock.instance), "start event")
-    began = f"{rule.title}: clock started {clock.anchor.isoformat()} by {start}"
+def _firing_reason(
+    state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, now: dt.datetime, zone: ZoneInfo
+) -> str:
+    start = next((event_label(e.type) for e in state.events if e.id == clock.instance), "the start event")
+    began = f"{rule.title}: the clock started {local_time(clock.anchor, zone)} ({start})"
     if cycle.number and rule.kind == "chain":
         began += f"; deadline {cycle.number + 1} in the chain"
     elif cycle.number:
         began += "; deadline extended by a recorded authorisation"
     if clock.paused_total:
         began += f"; {format_duration(dt.timedelta(seconds=clock.paused_total))} paused"
-    wanted = " or ".join(sorted({s.type for s in (*rule.stop, *rule.step)})) or "the required action"
+    since = clock.anchor if not cycle.number else cycle.due - dt.timedelta(seconds=cycle.due_offset)
+    noted = [e for e in state.events if e.type in rule.noted and since <= e.time <= stage.at]
+    if noted:
+        began += "; recorded: " + "; ".join(_describe(state, e.id, zone) for e in noted)
+    wanted = " or ".join(sorted({event_label(s.type) for s in (*rule.stop, *rule.step)})) or "the required action"
+    due = local_time(cycle.due, zone)
     if stage.name == "breach":
-        return f"{began}; deadline {cycle.due.isoformat()} ({rule.describe_target()}) passed with no {wanted}."
-    left = max(cycle.due - now, dt.timedelta(0))
-    return f"{began}; {format_duration(left)} left until {cycle.due.isoformat()} with no {wanted}."
+        return f"{began}. Breached: no {wanted} by the deadline {due} ({rule.describe_target()})."
+    left = cycle.due - min(now, cycle.due)
+    return f"{began}. Due at {due}, {format_duration(left)} from now; no {wanted} yet."
 
 
-def _retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None) -> str:
+def _retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None, zone: ZoneInfo) -> str:
     if trigger is None:
         return "Retracted: the records no longer support this alert."
     return (
-        f"Retracted: a record entered {trigger.recordedtime.isoformat()} shows {trigger.type} at "
-        f"{trigger.time.isoformat()}, so this {_kind(stage_name)} point ({stage_at.isoformat()}) was not reached "
-        "on the complete records."
+        f"Retracted: a record entered {local_time(trigger.recordedtime, zone)} shows "
+        f"{event_label(trigger.type)} at {local_time(trigger.time, zone)}, so this {_kind(stage_name)} point "
+        f"({local_time(stage_at, zone)}) was not reached on the complete records."
     )
 
 

@@ -146,6 +146,9 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     recorded at or before it (a PPN before closing; a resource deployed before the risk rose)."""
     only_if_recorded: list[str] = []
     """Clock rules: stages fire only in cases that recorded one of these by then (rest, where recorded)."""
+    noted: list[str] = []
+    """Records that explain the clock without changing it (a review's lawful postponement):
+    shown in the timeline and named in the alert's reason."""
     threshold: _Threshold | None = None
     """Immediate rules: break only when this many trigger events fall within the window."""
     key_field: str | None = None
@@ -337,6 +340,7 @@ class Rule:
     due_field: str | None = None
     unless_recorded: frozenset[str] = frozenset()
     only_if_recorded: frozenset[str] = frozenset()
+    noted: frozenset[str] = frozenset()
     threshold: tuple[int, dt.timedelta] | None = None
     key_field: str | None = None
     parameters: tuple[tuple[str, str], ...] = ()
@@ -374,7 +378,7 @@ class Rule:
     @property
     def relevant_types(self) -> frozenset[str]:
         """Every event type this rule reads: what an alert's timeline shows."""
-        return frozenset(self.event_types()) | self.unless_recorded | self.only_if_recorded
+        return frozenset(self.event_types()) | self.unless_recorded | self.only_if_recorded | self.noted
 
     def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
         """(stage name, offset from the span's start) in time order, the breach last at ``span``.
@@ -656,6 +660,7 @@ class _RuleBuilder:
         if raw.threshold is not None or raw.key_field is not None:
             raise self.fail("kind", "threshold and key_field belong to immediate rules")
         common["only_if_recorded"] = self.recorded("only_if_recorded", raw.only_if_recorded)
+        common["noted"] = self.recorded("noted", raw.noted)
         common["unless_recorded"] = self.recorded("unless_recorded", raw.unless_recorded)
         if not sel["start"]:
             raise self.fail("clock.start", "a clock needs at least one start event")

@@ -93,13 +93,16 @@ class Summary:
 
     def table(self) -> str:
         rules = sorted({rule for rule, _, _ in self.counts})
-        head = f"{'rule':48} {'warnings':>8} {'breaches':>8} {'retracted':>9} {'satisfied':>9} {'cleared':>7}"
+        head = (
+            f"{'rule':48} {'warnings':>8} {'breaches':>8} {'retracted':>9} {'satisfied':>9} {'cleared':>7} "
+            f"{'closed in breach':>16}"
+        )
         lines = [head, "-" * len(head)]
         for rule in rules:
             lines.append(
                 f"{rule:48} {self._n(rule, 'warning', 'firing'):>8} {self._n(rule, 'breach', 'firing'):>8} "
                 f"{self._n(rule, None, 'retracted'):>9} {self._n(rule, None, 'satisfied'):>9} "
-                f"{self._n(rule, None, 'cleared'):>7}"
+                f"{self._n(rule, None, 'cleared'):>7} {self._n(rule, None, 'closed'):>16}"
             )
         if not rules:
             lines.append("(no alerts)")

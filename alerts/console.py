@@ -1,4 +1,4 @@
-"""One readable line per alert, in London local time, for a terminal or a log."""
+"""One readable line per alert, in London local time, for a terminal, a log or a chat message."""
 
 from __future__ import annotations
 
@@ -11,29 +11,40 @@ from alerts.model import Alert
 LONDON = ZoneInfo("Europe/London")
 
 
-def _local(t: dt.datetime) -> str:
-    return t.astimezone(LONDON).strftime("%d %b %H:%M:%S %Z")
+def london(t: dt.datetime) -> str:
+    """What people read: London local time with the zone shown."""
+    return t.astimezone(LONDON).strftime("%a %d %b %Y %H:%M:%S %Z")
+
+
+def what_happened(alert: Alert) -> str:
+    """The alert's state in words: how overdue (never "0s overdue": at the deadline it is
+    "due at"), or for anything but an open deadline the engine's reason, which says why."""
+    if alert.status not in ("firing", "updated") or alert.overdue_seconds is None:
+        text = alert.reason
+    elif alert.overdue_seconds >= 1:
+        overdue = format_duration(dt.timedelta(seconds=alert.overdue_seconds))
+        text = f"deadline {london(alert.deadline)} passed, {overdue} overdue"
+    elif alert.overdue_seconds > -1:
+        text = f"due at {london(alert.deadline)}"
+    else:
+        text = (
+            f"deadline {london(alert.deadline)}, {format_duration(dt.timedelta(seconds=-alert.overdue_seconds))} left"
+        )
+    if alert.hindsight_reason and alert.status == "firing":
+        text += f" ({alert.hindsight_reason})"
+    return text
 
 
 def format_line(alert: Alert) -> str:
     """``BREACH high | rule v1 | case … | suite … | what happened | action``."""
     label = alert.stage.upper() if alert.status == "firing" else alert.status.upper()
-    overdue = dt.timedelta(seconds=alert.overdue_seconds)
-    if alert.status != "firing":
-        when = alert.reason
-    elif alert.overdue_seconds >= 0:
-        when = f"deadline {_local(alert.deadline)} passed, {format_duration(overdue)} overdue"
-    else:
-        when = f"deadline {_local(alert.deadline)}, {format_duration(-overdue)} left"
-    if alert.hindsight_reason and alert.status == "firing":
-        when += f" ({alert.hindsight_reason})"
     parts = [
         f"{label} {alert.severity}",
         f"{alert.rule_id} v{alert.rule_version}",
         f"case {alert.case}",
         *([f"area {alert.area}"] if alert.area else []),
         alert.rule_title,
-        when,
+        what_happened(alert),
     ]
     if alert.status == "firing":
         parts.append(f"action: {alert.action}")

@@ -5,8 +5,9 @@ Pure: no Faust, no HTTP, no clock reads. The dispatcher agent (alerts/dispatch.p
 acknowledgements and ticks; this module says what changes and which notifications are due.
 
 States: raised (a warning or a breach) → acknowledged (someone has seen it) → satisfied (the
-required action was recorded), resolved (no longer needed) or retracted (the records show
-the case was compliant). An acknowledgement is not compliance: the legal clock keeps running
+required action was recorded in time), resolved (no longer needed before its deadline),
+closed (breached, and the clock has since ended: the breach stands) or retracted (the
+records show the case was compliant). An acknowledgement is not compliance: the legal clock keeps running
 in the engine, and an ack stops escalation only where the policy says so.
 
 Escalation is by role, from the policy routed when the alert was first raised; that policy
@@ -23,11 +24,16 @@ import msgspec
 from alerts.config import NotifyConfig, Policy
 from alerts.model import Alert
 
-State = Literal["raised", "acknowledged", "satisfied", "resolved", "retracted"]
+State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted"]
 Action = Literal["trigger", "acknowledge", "resolve"]
 """What a receiver should do with its page (PagerDuty's event actions)."""
-CLOSED: Final = frozenset({"satisfied", "resolved", "retracted"})
-_CLOSING: Final[dict[str, State]] = {"satisfied": "satisfied", "cleared": "resolved", "retracted": "retracted"}
+CLOSED: Final = frozenset({"satisfied", "resolved", "closed", "retracted"})
+_CLOSING: Final[dict[str, State]] = {
+    "satisfied": "satisfied",
+    "cleared": "resolved",
+    "closed": "closed",
+    "retracted": "retracted",
+}
 
 
 class Step(msgspec.Struct, array_like=True):

@@ -21,10 +21,12 @@ import msgspec
 ALERT_NAMESPACE: Final = uuid.UUID("3c4bdf0e-8f0f-4c55-9d8a-2f1f8b2a8c11")
 
 Stage = Literal["warning", "breach"]
-AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "retracted"]
+AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "closed", "retracted"]
 """firing: raised. updated: its deadline moved (a pause, a resumption). satisfied: the required
-action was recorded (late, if the stage had passed). cleared: no longer needed (the clock was
-cancelled or its deadline extended). retracted: the records show it should never have fired."""
+action was recorded in time (at the deadline instant included). cleared: the clock ended or
+moved before its deadline passed. closed: the deadline was breached and the clock has since
+ended (the action taken late, custody ended in breach): the breach stands, and the reason
+says how it ended. retracted: the complete records show it never happened, and say why."""
 
 
 ALERT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -45,6 +47,10 @@ class TimelineEntry(msgspec.Struct, frozen=True):
     recordedtime: dt.datetime
     late: bool = False
     """Recorded long after it happened (more than the policy's late-entry threshold)."""
+    label: str = ""
+    """The event in plain words (streams.contract.EVENT_LABELS), for people."""
+    detail: str | None = None
+    """Closed-value fields that explain the record (a postponement's reason), in words."""
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,8 +73,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     deadline: dt.datetime
     stage_at: dt.datetime
     raised_at: dt.datetime
-    overdue_seconds: float
-    """Seconds past the deadline at ``raised_at``; negative means time still left."""
+    overdue_seconds: float | None
+    """Seconds past the deadline at ``raised_at``; negative means time still left. None where
+    it means nothing: an immediate rule, a retraction, a closing."""
     target: str
     """The rule's target in words: ``2h``, ``before the next school day starts (08:45)``, …"""
     hindsight: bool = False

@@ -19,6 +19,7 @@ from typing import Any, Final
 from standardwebhooks import Webhook
 
 from alerts.config import Receiver
+from alerts.console import london, what_happened
 from alerts.model import Alert
 
 ALLOWED: Final = (
@@ -42,9 +43,14 @@ ALLOWED: Final = (
     "overdue_seconds",
     "target",
     "hindsight",
+    "hindsight_reason",
+    "reason",
+    "explanation",
     "action",
 )
-"""The only alert fields a receiver sees. ``case`` is a pseudonymous reference by contract."""
+"""The only alert fields a receiver sees. ``case`` is a pseudonymous reference by contract;
+the reasons and the explanation are written by the engine from rule text, plain-word event
+labels, contract enums and times, so they echo no input."""
 
 
 def _plain(value: Any) -> Any:
@@ -55,7 +61,10 @@ def redact(alert: Alert, state: str, links: dict[str, str]) -> dict[str, Any]:
     body = {name: _plain(getattr(alert, name)) for name in ALLOWED}
     body["state"] = state
     body["status"] = alert.status
-    body["timeline"] = [{"type": e.type, "time": e.time.isoformat(), "late": e.late} for e in alert.timeline]
+    body["timeline"] = [
+        {"type": e.type, "label": e.label, "detail": e.detail, "time": e.time.isoformat(), "late": e.late}
+        for e in alert.timeline
+    ]
     body["links"] = dict(links)
     return body
 
@@ -81,10 +90,11 @@ def render(
         case "generic":
             payload = {"type": f"watchkeeper.alert.{action}", "timestamp": now.isoformat(), "data": redacted}
         case "slack":
-            more = f"\nAction: {alert.action}" + (f"\nAcknowledge: {ack}" if ack else "")
+            more = f"\n{what_happened(alert)}\nAction: {alert.action}" + (f"\nAcknowledge: {ack}" if ack else "")
             payload = {"text": text + more}
         case "teams":
-            facts = [{"title": k, "value": str(redacted[k])} for k in ("rule_id", "case", "area", "deadline", "state")]
+            facts = [{"title": k, "value": str(redacted[k])} for k in ("rule_id", "case", "area", "state")]
+            facts.append({"title": "deadline", "value": london(alert.deadline)})
             card: dict[str, Any] = {
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                 "type": "AdaptiveCard",
@@ -92,6 +102,7 @@ def render(
                 "body": [
                     {"type": "TextBlock", "text": text, "wrap": True, "weight": "Bolder"},
                     {"type": "FactSet", "facts": facts},
+                    {"type": "TextBlock", "text": what_happened(alert), "wrap": True},
                     {"type": "TextBlock", "text": alert.action, "wrap": True},
                 ],
             }
@@ -123,7 +134,12 @@ def render(
                 labels["area"] = alert.area
             entry: dict[str, Any] = {
                 "labels": labels,
-                "annotations": {"summary": text, "action": alert.action, "deadline": alert.deadline.isoformat()},
+                "annotations": {
+                    "summary": text,
+                    "description": what_happened(alert),
+                    "action": alert.action,
+                    "deadline": london(alert.deadline),
+                },
                 "startsAt": alert.stage_at.isoformat(),
             }
             if where:

@@ -345,6 +345,64 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "missing.return_interview.completed": ReturnInterviewCompleted,
 }
 
+EVENT_LABELS: Final[dict[str, str]] = {
+    # custody
+    "custody.detention.authorised": "detention authorised",
+    "custody.appropriate_adult.requested": "appropriate adult requested",
+    "custody.appropriate_adult.arrived": "appropriate adult arrived",
+    "custody.healthcare.requested": "health care professional requested",
+    "custody.healthcare.seen": "seen by a health care professional",
+    "custody.detention_review.completed": "detention review",
+    "custody.detention_review.postponed": "detention review postponed",
+    "custody.interview.started": "interview started",
+    "custody.interview.ended": "interview ended",
+    "custody.detention.extended": "superintendent's extension of detention",
+    "custody.warrant_of_further_detention.issued": "warrant of further detention issued",
+    "custody.hospital.left": "left for hospital",
+    "custody.hospital.returned": "returned from hospital",
+    "custody.charged": "charged",
+    "custody.local_authority_accommodation.requested": "local authority accommodation requested",
+    "custody.local_authority_accommodation.transfer_completed": "transferred to local authority accommodation",
+    "custody.impracticability_certificate.issued": "certificate that transfer is impracticable",
+    "custody.childrens_social_care.notified": "children's social care notified",
+    "custody.rest.started": "rest period started",
+    "custody.rest.ended": "rest period ended",
+    "custody.released": "released from custody",
+    # protection
+    "protection.police_protection.initiated": "police protection started",
+    "protection.designated_officer.assigned": "designated officer assigned",
+    "protection.designated_officer.review_completed": "designated officer's review",
+    "protection.designated_officer.handover": "designated officer handover",
+    "protection.local_authority.informed": "local authority informed",
+    "protection.parents.informed": "parents informed",
+    "protection.strategy_discussion.held": "strategy discussion held",
+    "protection.emergency_protection_order.applied": "emergency protection order applied for",
+    "protection.police_protection.ended": "police protection ended",
+    # incidents
+    "incident.created": "incident created",
+    "incident.thrive.recorded": "THRIVE risk assessment recorded",
+    "incident.resource.deployed": "officers deployed",
+    "incident.resource.arrived": "officers arrived",
+    "incident.public_protection_notice.submitted": "public protection notice submitted",
+    "incident.operation_encompass.sent": "Operation Encompass notification sent",
+    "incident.closed": "incident closed",
+    # missing children
+    "missing.child.reported": "child reported missing",
+    "missing.risk.assessed": "missing-person risk assessed",
+    "missing.risk.reassessed": "missing-person risk reassessed",
+    "missing.supervisor.assigned": "investigation supervisor assigned",
+    "missing.supervisor.stood_down": "investigation supervisor stood down",
+    "missing.child.found": "child found",
+    "missing.return_interview.completed": "return interview completed",
+}
+"""What people read for each event type, in alerts, timelines and the console: plain words,
+never the type id. Kept next to the contract so a new type cannot arrive without one."""
+
+
+def event_label(event_type: str) -> str:
+    return EVENT_LABELS.get(event_type, event_type)
+
+
 _DOMAIN_OF_PREFIX: Final[dict[str, Domain]] = {
     "custody": "custody",
     "protection": "protection",

@@ -18,6 +18,7 @@ from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
 RULE = "custody.appropriate_adult.arrival"
 H = dt.timedelta(hours=1)
 M = dt.timedelta(minutes=1)
+S = dt.timedelta(seconds=1)
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +49,34 @@ def stages(alerts: list[Alert]) -> list[tuple[str, str]]:
 
 def test_warnings_come_before_the_breach_each_at_its_own_time(policy: Policy) -> None:
     state = child_waiting(policy)  # default: target 2h, warnings at 50% (1h) and 15m before (1h45m)
-    assert tick(state, policy, T0 + 59 * M) == []
-    assert stages(tick(state, policy, T0 + H)) == [("warning-1", "firing")]
+    assert tick(state, policy, T0 + H) == [], "a stage's own instant is still in time"
+    assert stages(tick(state, policy, T0 + H + S)) == [("warning-1", "firing")]
     assert tick(state, policy, T0 + 90 * M) == []
-    assert stages(tick(state, policy, T0 + 105 * M)) == [("warning-2", "firing")]
-    breach = tick(state, policy, T0 + 2 * H)
+    assert stages(tick(state, policy, T0 + 105 * M + S)) == [("warning-2", "firing")]
+    assert tick(state, policy, T0 + 2 * H) == [], "not later than: the deadline instant is compliant"
+    breach = tick(state, policy, T0 + 2 * H + S)
     assert stages(breach) == [("breach", "firing")]
-    assert breach[0].severity == "high" and breach[0].overdue_seconds == 0
+    assert breach[0].severity == "high" and breach[0].overdue_seconds == 1
     assert tick(state, policy, T0 + 5 * H) == []
+
+
+def test_the_first_instant_after_the_deadline_is_when_the_case_next_needs_a_look(policy: Policy) -> None:
+    state = child_waiting(policy)
+    assert next_due(state) == T0 + H + dt.timedelta(microseconds=1)
+
+
+def test_an_arrival_at_the_deadline_instant_is_in_time_even_after_a_tick_raised_the_breach(policy: Policy) -> None:
+    """Live, a tick can land just after the deadline before the record of an action taken at
+    the deadline instant arrives: the breach is retracted, with the reason, never left standing."""
+    state = child_waiting(policy)
+    *_, breach = tick(state, policy, T0 + 2 * H + 50 * dt.timedelta(milliseconds=1))
+    assert breach.stage == "breach"
+    outcome = process_event(state, aa("arrived", T0 + 2 * H), policy, T0 + 2 * H + S)
+    assert ("breach", "retracted") in stages(outcome.alerts)
+    assert ("warning-1", "satisfied") in stages(outcome.alerts)
+    satisfied = next(a for a in outcome.alerts if a.status == "satisfied")
+    assert "at the deadline instant" in satisfied.reason or "before the deadline" in satisfied.reason
+    assert state.clocks[RULE].status == "met"
 
 
 def test_nothing_fires_when_the_appropriate_adult_arrives_in_time(policy: Policy) -> None:
@@ -75,7 +96,7 @@ def test_no_clock_runs_for_an_adult(policy: Policy) -> None:
 def test_an_unknown_age_does_not_silence_the_clock(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
     process_event(state, aa("requested", T0), policy, T0)
-    assert stages(tick(state, policy, T0 + 2 * H))[-1] == ("breach", "firing")
+    assert stages(tick(state, policy, T0 + 2 * H + S))[-1] == ("breach", "firing")
 
 
 def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Policy) -> None:
@@ -84,7 +105,9 @@ def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Pol
     outcome = process_event(state, aa("requested", T0, recorded=T0 + 3 * H), policy, T0 + 3 * H)
     assert stages(outcome.alerts) == [("breach", "firing")]
     assert outcome.alerts[0].hindsight
-    assert "record was entered at" in (outcome.alerts[0].hindsight_reason or "")
+    assert "record of appropriate adult requested was entered at Sat 21 Nov 2026 13:00 GMT" in (
+        outcome.alerts[0].hindsight_reason or ""
+    )
     assert outcome.alerts[0].overdue_seconds == H.total_seconds()
     assert outcome.alerts[0].timeline[-1].late
     assert tick(state, policy, T0 + 4 * H) == []
@@ -103,29 +126,59 @@ def test_a_monitor_that_fell_behind_says_every_stage_in_order_as_a_real_time_one
     so a worker reading a backlog agrees with replay (tests/integration/test_scenarios_live.py)."""
     behind = tick(child_waiting(policy), policy, T0 + 3 * H)
     on_time = child_waiting(policy)
-    ticked = [a for t in (H, 105 * M, 2 * H) for a in tick(on_time, policy, T0 + t)]
+    ticked = [a for t in (H, 105 * M, 2 * H) for a in tick(on_time, policy, T0 + t + S)]
     assert [(a.alert_id, a.stage_name) for a in behind] == [(a.alert_id, a.stage_name) for a in ticked]
     assert all(a.hindsight for a in behind) and not any(a.hindsight for a in ticked)
 
 
 def test_a_late_record_of_arrival_retracts_the_stages_it_disproves(policy: Policy) -> None:
     state = child_waiting(policy)
-    tick(state, policy, T0 + 2 * H)
+    tick(state, policy, T0 + 2 * H + S)
     outcome = process_event(state, aa("arrived", T0 + 100 * M, recorded=T0 + 130 * M), policy, T0 + 130 * M)
     assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "retracted"), ("breach", "retracted")]
-    assert "arrived at 2026-11-21T11:40:00+00:00, so this breach point" in outcome.alerts[-1].reason
+    retraction = outcome.alerts[-1]
+    assert "appropriate adult arrived at Sat 21 Nov 2026 11:40 GMT, so this breach point" in retraction.reason
+    assert retraction.overdue_seconds is None and retraction.action.startswith("None")
     assert outcome.alerts[-1].alert_id == alert_id(RULE, "CR-1", "1#0", "breach")
 
 
-def test_an_arrival_after_the_deadline_satisfies_the_breach_and_says_how_late(policy: Policy) -> None:
+def test_an_arrival_after_the_deadline_closes_the_breach_which_stands_and_says_how_late(policy: Policy) -> None:
     state = child_waiting(policy)
-    *_, breach = tick(state, policy, T0 + 2 * H)
+    *_, breach = tick(state, policy, T0 + 2 * H + S)
     outcome = process_event(state, aa("arrived", T0 + 3 * H), policy, T0 + 3 * H)
-    assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "satisfied"), ("breach", "satisfied")]
-    satisfied = outcome.alerts[-1]
-    assert satisfied.alert_id == breach.alert_id and satisfied.revision == breach.revision + 1
-    assert "1h after the deadline" in satisfied.reason
+    assert stages(outcome.alerts) == [("warning-1", "closed"), ("warning-2", "closed"), ("breach", "closed")]
+    closed = outcome.alerts[-1]
+    assert closed.alert_id == breach.alert_id and closed.revision == breach.revision + 1
+    assert "1h late" in closed.reason and "breach stands" in closed.reason
+    assert closed.overdue_seconds is None and closed.action.startswith("None now")
     assert state.clocks[RULE].status == "met"
+
+
+def test_an_arrival_at_the_deadline_instant_satisfies_the_warnings_and_no_breach_fires(policy: Policy) -> None:
+    state = child_waiting(policy)
+    tick(state, policy, T0 + 2 * H)
+    outcome = process_event(state, aa("arrived", T0 + 2 * H), policy, T0 + 2 * H)
+    assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "satisfied")]
+    assert "at the deadline instant" in outcome.alerts[-1].reason
+    assert tick(state, policy, T0 + 5 * H) == []
+
+
+def test_a_release_while_in_breach_closes_it_as_a_breach_not_as_no_longer_needed(policy: Policy) -> None:
+    state = child_waiting(policy)
+    tick(state, policy, T0 + 2 * H + S)
+    release = ev(cloudevent("CR-1", "custody.released", at=T0 + 4 * H))
+    outcome = process_event(state, release, policy, T0 + 4 * H)
+    assert {status for _, status in stages(outcome.alerts)} == {"closed"}
+    assert "still in breach, with released from custody" in outcome.alerts[-1].reason
+
+
+def test_a_release_before_the_deadline_clears_the_warnings(policy: Policy) -> None:
+    state = child_waiting(policy)
+    tick(state, policy, T0 + 90 * M)
+    release = ev(cloudevent("CR-1", "custody.released", at=T0 + 100 * M))
+    outcome = process_event(state, release, policy, T0 + 100 * M)
+    assert stages(outcome.alerts) == [("warning-1", "cleared")]
+    assert "No longer needed: released from custody" in outcome.alerts[0].reason
 
 
 def test_an_arrival_recorded_before_the_request_still_stops_the_clock(policy: Policy) -> None:
@@ -189,7 +242,7 @@ def test_alert_ids_are_deterministic_across_a_replay(policy: Policy) -> None:
         ]
         for e in events:
             process_event(state, e, policy, T0)
-        return [a.alert_id for t in (H, 2 * H) for a in tick(state, policy, T0 + t)]
+        return [a.alert_id for t in (H, 2 * H) for a in tick(state, policy, T0 + t + S)]
 
     first, second = run(), run()
     assert first == second and len(set(first)) == 3
@@ -202,9 +255,9 @@ def test_elapsed_time_ignores_the_autumn_clock_change(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
     process_event(state, ev(cloudevent("CR-1", "custody.appropriate_adult.requested", at=start)), policy, start)
     assert state.clocks[RULE].current.due == dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
-    just_before = stages(tick(state, policy, start + 2 * H - dt.timedelta(seconds=1)))
+    just_before = stages(tick(state, policy, start + 2 * H))
     assert ("breach", "firing") not in just_before
-    assert stages(tick(state, policy, start + 2 * H)) == [("breach", "firing")]
+    assert stages(tick(state, policy, start + 2 * H + S)) == [("breach", "firing")]
 
 
 def test_every_alert_explains_itself(policy: Policy) -> None:
@@ -214,7 +267,9 @@ def test_every_alert_explains_itself(policy: Policy) -> None:
     assert alert.local_standard and alert.legal_basis.startswith("local standard")
     assert alert.area == "SUITE-A" and alert.case == "CR-1"
     assert alert.overdue_seconds == 300 and alert.deadline == T0 + 2 * H
-    assert alert.action and alert.explanation and "custody.appropriate_adult.arrived" in alert.reason
+    assert alert.action and alert.explanation and "no appropriate adult arrived" in alert.reason
+    assert "Sat 21 Nov 2026 12:00 GMT" in alert.reason and "+00:00" not in alert.reason
+    assert [e.label for e in alert.timeline] == ["detention authorised", "appropriate adult requested"]
     assert [e.type for e in alert.timeline] == ["custody.detention.authorised", "custody.appropriate_adult.requested"]
 
 
@@ -225,14 +280,14 @@ def test_a_force_override_changes_the_target_and_says_so(tmp_path: Path) -> None
     )
     policy = only_rules(AA_ARRIVAL, overrides=(override,))
     state = child_waiting(policy)
-    (alert,) = tick(state, policy, T0 + 30 * M)
+    (alert,) = tick(state, policy, T0 + 30 * M + S)
     assert alert.stage == "breach"
     assert alert.policy_note is not None and "north" in alert.policy_note and "target" in alert.policy_note
 
 
 def test_case_state_survives_encoding_for_the_table(policy: Policy) -> None:
     state = child_waiting(policy)
-    tick(state, policy, T0 + H)
+    tick(state, policy, T0 + H + S)
     restored = CASE_DECODER.decode(CASE_ENCODER.encode(state))
     assert restored == state
-    assert stages(tick(restored, policy, T0 + 2 * H)) == [("warning-2", "firing"), ("breach", "firing")]
+    assert stages(tick(restored, policy, T0 + 2 * H + S)) == [("warning-2", "firing"), ("breach", "firing")]

@@ -95,22 +95,37 @@ LIMIT = "test.detention_limit"
 def test_the_first_review_is_due_six_hours_after_detention_was_authorised(policy: Policy) -> None:
     case = detained(policy)
     case.run_until(T0 + 6 * H)
+    assert case.seen(CHAIN) == [("warning-1", T0 + 6 * H)], "a review at the 6-hour instant is still in time"
+    case.run_until(T0 + 6 * H + M)
     assert case.seen(CHAIN) == [("warning-1", T0 + 6 * H), ("breach", T0 + 6 * H)]
+
+
+def test_reviews_exactly_at_six_hours_then_nine_hours_later_are_in_time(policy: Policy) -> None:
+    case = detained(policy)
+    case.run_until(T0 + 6 * H)
+    review(case, T0 + 6 * H)
+    case.run_until(T0 + 15 * H)
+    review(case, T0 + 15 * H)
+    case.run_until(T0 + 20 * H)
+    assert [a.stage for a in case.alerts if a.rule_id == CHAIN and a.status == "firing"] == ["warning", "warning"]
+    assert case.seen(CHAIN, "satisfied") == [("warning-1", T0 + 6 * H), ("warning-1", T0 + 15 * H)]
+    assert case.state.clocks[CHAIN].current.due == T0 + 24 * H
 
 
 def test_an_early_review_brings_the_next_deadline_forward(policy: Policy) -> None:
     case = detained(policy)
     review(case, T0 + 4 * H)
     assert case.state.clocks[CHAIN].current.due == T0 + 13 * H
-    case.run_until(T0 + 13 * H)
+    case.run_until(T0 + 13 * H + M)
     assert case.seen(CHAIN) == [("warning-1", T0 + 13 * H), ("breach", T0 + 13 * H)]
 
 
-def test_a_late_review_satisfies_the_breach_and_keeps_the_original_schedule(policy: Policy) -> None:
+def test_a_late_review_closes_the_breach_which_stands_and_keeps_the_original_schedule(policy: Policy) -> None:
     case = detained(policy)
     case.run_until(T0 + 7 * H)
     review(case, T0 + 7 * H)
-    assert case.seen(CHAIN, "satisfied") == [("warning-1", T0 + 6 * H), ("breach", T0 + 6 * H)]  # both were open
+    assert case.seen(CHAIN, "closed") == [("warning-1", T0 + 6 * H), ("breach", T0 + 6 * H)]  # both were open
+    assert case.seen(CHAIN, "satisfied") == []
     assert case.state.clocks[CHAIN].current.due == T0 + 15 * H  # 6 h + 9 h, not 7 h + 9 h
 
 
@@ -131,9 +146,9 @@ def test_a_review_more_than_an_interval_late_resumes_on_the_original_grid(policy
 
 def test_each_deadline_in_a_chain_has_its_own_alert_id(policy: Policy) -> None:
     case = detained(policy)
-    case.run_until(T0 + 6 * H)
-    review(case, T0 + 6 * H)
-    case.run_until(T0 + 15 * H)
+    case.run_until(T0 + 6 * H + M)
+    review(case, T0 + 6 * H + M)
+    case.run_until(T0 + 15 * H + M)
     breaches = [a.alert_id for a in case.alerts if a.rule_id == CHAIN and a.stage == "breach" and a.status == "firing"]
     assert len(breaches) == 2 and len(set(breaches)) == 2
 
@@ -190,7 +205,7 @@ def test_a_superintendent_extends_to_36_hours_and_the_24_hour_warning_is_cleared
     case.send("custody.detention.extended", T0 + 23 * H, {"authorising_rank": "superintendent"})
     assert case.state.clocks[LIMIT].current.due == T0 + 36 * H
     assert case.seen(LIMIT, "cleared") == [("warning-1", T0 + 24 * H)]
-    case.run_until(T0 + 36 * H)
+    case.run_until(T0 + 36 * H + M)
     assert case.seen(LIMIT)[-1] == ("breach", T0 + 36 * H)
 
 
@@ -278,7 +293,9 @@ def test_inside_the_overnight_window_the_deadline_is_immediate(policy: Policy) -
         dt.datetime(2026, 11, 2, 22, 30, tzinfo=UTC),
         {"child_ref": "CH-2", "risk_level": "high", "looked_after": False},
     )
-    out = case.send("missing.supervisor.stood_down", dt.datetime(2026, 11, 2, 23, 0, tzinfo=UTC), {"officer_ref": "S"})
+    stood_down = dt.datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
+    assert case.send("missing.supervisor.stood_down", stood_down, {"officer_ref": "S"}) == []  # its instant: in time
+    out = case.at(stood_down + dt.timedelta(seconds=1))
     assert [(a.rule_id, a.stage) for a in out] == [("test.overnight_supervision", "breach")]
 
 

@@ -75,6 +75,19 @@ def test_satisfaction_resolves_every_page_and_ends_escalation(tmp_path: Path) ->
     assert not ok and why == "already satisfied"
 
 
+def test_a_breach_closed_by_a_late_action_ends_paging_and_is_recorded_as_closed_not_satisfied(
+    tmp_path: Path,
+) -> None:
+    record = raised(tmp_path)
+    run_ticks(record, RAISED + 15 * M)
+    late = alert("closed", revision=2, reason="Breached: appropriate adult arrived 16h late. The breach stands.")
+    _, changes = on_alert(record, late, ladder_config(tmp_path), RAISED + 16 * M)
+    assert record.state == "closed" and record.history[-1].state == "closed"
+    assert "breach stands" in record.history[-1].reason
+    assert roles(changes) == [("custody_sergeant", "resolve"), ("duty_inspector", "resolve")]
+    assert next_due(record) is None
+
+
 def test_the_same_breach_twice_is_one_alert(tmp_path: Path) -> None:
     record = raised(tmp_path)
     again, changes = on_alert(record, alert(), ladder_config(tmp_path), RAISED + M)

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -37,7 +38,18 @@ def test_a_tampered_body_fails_verification() -> None:
 def test_the_payload_is_an_allow_list() -> None:
     data = redact(alert(), "raised", LINKS)
     assert set(data) == {*ALLOWED, "state", "status", "timeline", "links"}
-    assert "explanation" not in data and "reason" not in data
+    assert "timeline" in data and "policy_note" not in data
+
+
+def test_receivers_hear_why_an_alert_was_retracted_or_raised_in_hindsight() -> None:
+    retracted = msgspec.structs.replace(
+        alert(), status="retracted", reason="Retracted: a record entered later shows the AA arrived in time."
+    )
+    data = redact(retracted, "retracted", LINKS)
+    assert data["reason"] == retracted.reason and data["explanation"] == retracted.explanation
+    receiver = Receiver("chat", "http://127.0.0.1:9/", "slack", ())
+    body, _ = render(receiver, "w1", retracted, "retracted", "resolve", LINKS, NOW)
+    assert "the AA arrived in time" in json.loads(body)["text"]
 
 
 @pytest.mark.parametrize(

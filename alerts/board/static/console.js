@@ -51,7 +51,7 @@ function filtered() {
   const f = new FormData($("filters"));
   const area = (f.get("area") || "").trim();
   return [...state.alerts.values()].filter((a) =>
-    !["satisfied", "resolved", "retracted"].includes(a.state) &&
+    !["satisfied", "resolved", "closed", "retracted"].includes(a.state) &&
     (!f.get("domain") || a.domain === f.get("domain")) &&
     (!area || a.area === area) &&
     (!f.get("severity") || a.severity === f.get("severity")));
