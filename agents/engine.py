@@ -302,6 +302,7 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
                 and _matches(rule.start, stored, state.facts)
                 and rule.applies(state.facts)
                 and not (rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, stored.id))
+                and not (rule.unless_in_place and _in_place(state, rule.unless_in_place, stored.time, stored.id))
             ):
                 _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue
@@ -355,6 +356,17 @@ def _replace(state: CaseState, old: Clock | None, new: Clock | None) -> None:
 def _recorded(state: CaseState, types: frozenset[str], until: dt.datetime, besides: str = "") -> bool:
     """Whether the case recorded an event of one of ``types`` at or before ``until``."""
     return any(e.type in types and e.time <= until and e.id != besides for e in state.events)
+
+
+def _in_place(state: CaseState, pair: tuple[str, str], until: dt.datetime, besides: str) -> bool:
+    """Whether the latest of (placed, removed) recorded at or before ``until`` is ``placed``."""
+    placed, latest = pair[0], None
+    for e in state.events:
+        if e.time > until:
+            break
+        if e.type in pair and e.id != besides:
+            latest = e.type
+    return latest == placed
 
 
 def _apply_immediate(state: CaseState, rule: Rule, stored: StoredEvent) -> None:

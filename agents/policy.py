@@ -146,6 +146,9 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     recorded at or before it (a PPN before closing; a resource deployed before the risk rose)."""
     only_if_recorded: list[str] = []
     """Clock rules: stages fire only in cases that recorded one of these by then (rest, where recorded)."""
+    unless_in_place: list[str] = []
+    """Clock rules: [placed, removed]. The clock does not start while the latest of these two
+    recorded at or before the start is ``placed`` (a supervisor assigned and not stood down)."""
     noted: list[str] = []
     """Records that explain the clock without changing it (a review's lawful postponement):
     shown in the timeline and named in the alert's reason."""
@@ -341,6 +344,7 @@ class Rule:
     unless_recorded: frozenset[str] = frozenset()
     only_if_recorded: frozenset[str] = frozenset()
     noted: frozenset[str] = frozenset()
+    unless_in_place: tuple[str, str] | None = None
     threshold: tuple[int, dt.timedelta] | None = None
     key_field: str | None = None
     parameters: tuple[tuple[str, str], ...] = ()
@@ -378,7 +382,8 @@ class Rule:
     @property
     def relevant_types(self) -> frozenset[str]:
         """Every event type this rule reads: what an alert's timeline shows."""
-        return frozenset(self.event_types()) | self.unless_recorded | self.only_if_recorded | self.noted
+        in_place = frozenset(self.unless_in_place or ())
+        return frozenset(self.event_types()) | self.unless_recorded | self.only_if_recorded | self.noted | in_place
 
     def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
         """(stage name, offset from the span's start) in time order, the breach last at ``span``.
@@ -661,6 +666,14 @@ class _RuleBuilder:
             raise self.fail("kind", "threshold and key_field belong to immediate rules")
         common["only_if_recorded"] = self.recorded("only_if_recorded", raw.only_if_recorded)
         common["noted"] = self.recorded("noted", raw.noted)
+        if raw.unless_in_place:
+            if len(raw.unless_in_place) != 2:
+                raise self.fail(
+                    "unless_in_place",
+                    "give [placed, removed]: the event that puts it in place, and the one that ends it",
+                )
+            placed, removed = (self.event_type(f"unless_in_place[{i}]", t) for i, t in enumerate(raw.unless_in_place))
+            common["unless_in_place"] = (placed, removed)
         common["unless_recorded"] = self.recorded("unless_recorded", raw.unless_recorded)
         if not sel["start"]:
             raise self.fail("clock.start", "a clock needs at least one start event")
