@@ -302,7 +302,7 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
                 and _matches(rule.start, stored, state.facts)
                 and rule.applies(state.facts)
                 and not (rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, stored.id))
-                and not (rule.unless_in_place and _in_place(state, rule.unless_in_place, stored.time, stored.id))
+                and not (rule.unless_in_place and _in_place(state, rule.unless_in_place, stored.time))
             ):
                 _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue
@@ -358,13 +358,14 @@ def _recorded(state: CaseState, types: frozenset[str], until: dt.datetime, besid
     return any(e.type in types and e.time <= until and e.id != besides for e in state.events)
 
 
-def _in_place(state: CaseState, pair: tuple[str, str], until: dt.datetime, besides: str) -> bool:
-    """Whether the latest of (placed, removed) recorded at or before ``until`` is ``placed``."""
+def _in_place(state: CaseState, pair: tuple[str, str], until: dt.datetime) -> bool:
+    """Whether the latest of (placed, removed) recorded at or before ``until`` (the starting
+    event included: a stand-down starts the clock it ends the cover of) is ``placed``."""
     placed, latest = pair[0], None
     for e in state.events:
         if e.time > until:
             break
-        if e.type in pair and e.id != besides:
+        if e.type in pair:
             latest = e.type
     return latest == placed
 
