@@ -32,13 +32,13 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
 
-from agents.policy import Policy, Rule, Selector, all_hold
+from agents.policy import Extension, Policy, Rule, Selector, all_hold
 from agents.wording import event_label, format_duration, lateness, local_time
 from alerts.model import Alert, AlertStatus, TimelineEntry, alert_id
 from streams.contract import Event
@@ -111,6 +111,8 @@ class Immediate(msgspec.Struct, array_like=True):
     event_id: str
     at: dt.datetime
     alert_id: str
+    grounds: str = ""
+    """The trigger's conditions that held, in words: why this record breaks the rule."""
 
 
 class Sent(msgspec.Struct, array_like=True):
@@ -277,8 +279,48 @@ def replay_case(state: CaseState, policy: Policy, now: dt.datetime) -> CaseState
 
 
 # ============================================================================= applying events
-def _matches(selectors: Iterable[Selector], stored: StoredEvent, facts: dict[str, Any]) -> bool:
-    return any(s.matches(stored.type, facts, stored.data) for s in selectors)
+def _matches(selectors: Iterable[Selector], stored: StoredEvent, facts: dict[str, Any], state: CaseState) -> bool:
+    return _matching(selectors, stored, facts, state) is not None
+
+
+def _matching(
+    selectors: Iterable[Selector], stored: StoredEvent, facts: dict[str, Any], state: CaseState
+) -> Selector | None:
+    for s in selectors:
+        if s.matches(stored.type, facts, _RecordView(state, stored) if s.on_record else stored.data):
+            return s
+    return None
+
+
+class _RecordView(Mapping[str, Any]):
+    """An event's data, plus what the case's record says around it: ``#count <type>`` (how
+    many were recorded at or before it, itself not counted) and ``#since <fact>`` (seconds
+    from that fact's time to the event). Built only for selectors that ask."""
+
+    __slots__ = ("_state", "_stored")
+
+    def __init__(self, state: CaseState, stored: StoredEvent) -> None:
+        self._state, self._stored = state, stored
+
+    def __getitem__(self, key: str) -> Any:
+        stored = self._stored
+        if key.startswith("#count "):
+            wanted = key[7:]
+            return sum(
+                1 for e in self._state.events if e.type == wanted and e.time <= stored.time and e.id != stored.id
+            )
+        if key.startswith("#since "):
+            value = self._state.facts.get(key[7:])
+            if not isinstance(value, str):
+                raise KeyError(key)
+            return (stored.time - dt.datetime.fromisoformat(value)).total_seconds()
+        return stored.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored.data)
+
+    def __len__(self) -> int:
+        return len(self._stored.data)
 
 
 def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
@@ -299,30 +341,30 @@ def _apply(state: CaseState, policy: Policy, stored: StoredEvent) -> bool:
             restartable = clock is None or stored.time >= (clock.ended_at or clock.anchor)
             if (
                 restartable
-                and _matches(rule.start, stored, state.facts)
+                and _matches(rule.start, stored, state.facts, state)
                 and rule.applies(state.facts)
                 and not (rule.unless_recorded and _recorded(state, rule.unless_recorded, stored.time, stored.id))
                 and not (rule.unless_in_place and _in_place(state, rule.unless_in_place, stored.time))
             ):
                 _replace(state, clock, _start_clock(state, policy, rule, stored))
             continue
-        if _matches(rule.stop, stored, state.facts):
+        if _matches(rule.stop, stored, state.facts, state):
             _end(clock, "met", stored)
-        elif _matches(rule.cancel, stored, state.facts):
+        elif _matches(rule.cancel, stored, state.facts, state):
             _end(clock, "cancelled", stored)
-        elif _matches(rule.reset, stored, state.facts):
+        elif _matches(rule.reset, stored, state.facts, state):
             _end(clock, "cancelled", stored)
             _replace(state, clock, _start_clock(state, policy, rule, stored))
-        elif rule.kind == "chain" and _matches(rule.step, stored, state.facts):
+        elif rule.kind == "chain" and _matches(rule.step, stored, state.facts, state):
             _step_chain(state, rule, clock, stored)
-        elif clock.status == "running" and _matches(rule.pause, stored, state.facts):
+        elif clock.status == "running" and _matches(rule.pause, stored, state.facts, state):
             clock.status, clock.paused_since = "paused", stored.time
-        elif clock.status == "paused" and _matches(rule.resume, stored, state.facts):
+        elif clock.status == "paused" and _matches(rule.resume, stored, state.facts, state):
             _resume(state, rule, clock, stored)
         else:
             for extension in rule.extensions:
-                if extension.selector.matches(stored.type, state.facts, stored.data):
-                    _extend(state, rule, clock, stored, extension.target, extension.until_field)
+                if _matches((extension.selector,), stored, state.facts, state):
+                    _extend(state, rule, clock, stored, extension)
                     break
     return rechecked or bool(rules)
 
@@ -378,13 +420,16 @@ def _apply_immediate(state: CaseState, rule: Rule, stored: StoredEvent) -> None:
     if rule.threshold is not None:
         count, within = rule.threshold
         since = stored.time - within
-        matching = [e for e in state.events if since < e.time <= stored.time and _matches(rule.trigger, e, state.facts)]
+        matching = [
+            e for e in state.events if since < e.time <= stored.time and _matches(rule.trigger, e, state.facts, state)
+        ]
         if len(matching) < count:
             return
-    if _matches(rule.trigger, stored, state.facts) and rule.applies(state.facts):
-        state.immediates.append(
-            Immediate(rule.id, rule.version, stored.id, stored.time, alert_id(rule.id, state.case, stored.id, "breach"))
-        )
+    matched = _matching(rule.trigger, stored, state.facts, state)
+    if matched is not None and rule.applies(state.facts):
+        grounds = "; ".join(c.describe() for c in matched.when if c.on_event)
+        aid = alert_id(rule.id, state.case, stored.id, "breach")
+        state.immediates.append(Immediate(rule.id, rule.version, stored.id, stored.time, aid, grounds))
         state.decided_until = max(state.decided_until, stored.time)
 
 
@@ -481,11 +526,13 @@ def _resume(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent) -> 
     _place(clock, clock.current)
 
 
-def _extend(
-    state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent, target: dt.timedelta | None, until: str | None
-) -> None:
+def _extend(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent, extension: Extension) -> None:
+    target, until = extension.target, extension.until_field
     if target is not None:
         new_due = target.total_seconds()
+        hours = stored.data.get(extension.hours_field) if extension.hours_field else None
+        if isinstance(hours, (int, float)) and not isinstance(hours, bool):
+            new_due = min(new_due, hours * 3600.0)  # the hours authorised, never more than the law allows
     elif until and isinstance(stored.data.get(until), str):
         new_due = _counted(clock, dt.datetime.fromisoformat(stored.data[until]))
     else:
@@ -573,7 +620,8 @@ def _emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEve
         sent = state.ledger.get(record.alert_id)
         if rule is not None and (sent is None or sent.status == "retracted"):
             context = Sent("", 0, rule.id, record.rule_version, "breach", record.at, record.at, record.at)
-            reason = f"{rule.title}: {_describe(state, record.event_id, zone)}."
+            reason = f"{rule.title}: {_describe(state, record.event_id, zone)}"
+            reason += f" ({record.grounds})." if record.grounds else "."
             out.append(_say(state, rule, record.alert_id, context, "firing", now, reason, None))
     for aid, sent in list(state.ledger.items()):  # said before, no longer part of any clock
         if aid not in present and sent.status in SAID and (rule := policy.rule(sent.rule_id)) is not None:
@@ -736,7 +784,7 @@ def _say(
         raised_at=now,
         # How overdue only means something for an open deadline: never on an immediate rule
         # (nothing was due), a retraction (nothing was breached) or a closing.
-        overdue_seconds=(now - deadline).total_seconds() if open_now and not immediate else None,
+        overdue_seconds=round((now - deadline).total_seconds(), 3) if open_now and not immediate else None,
         target="immediate" if immediate else rule.describe_target(),
         hindsight=hindsight is not None,
         hindsight_reason=hindsight,
@@ -822,12 +870,14 @@ def _firing_reason(
     noted = [e for e in state.events if e.type in rule.noted and since <= e.time <= stage.at]
     if noted:
         began += "; recorded: " + "; ".join(_describe(state, e.id, zone) for e in noted)
-    wanted = " or ".join(sorted({event_label(s.type) for s in (*rule.stop, *rule.step)})) or "the required action"
+    wanted = "; ".join(sorted({event_label(s.type) for s in (*rule.stop, *rule.step)})) or "the required action"
     due = local_time(cycle.due, zone)
     if stage.name == "breach":
-        return f"{began}. Breached: no {wanted} by the deadline {due} ({rule.describe_target()})."
+        target = rule.describe_target()
+        breached = f"{began}. Breached: the deadline {due} ({target}) passed with none of these recorded: {wanted}."
+        return f"{breached} {rule.on_breach}" if rule.on_breach else breached
     left = cycle.due - min(now, cycle.due)
-    return f"{began}. Due at {due}, {format_duration(left)} from now; no {wanted} yet."
+    return f"{began}. Due at {due}, {format_duration(left)} from now; still to be recorded: {wanted}."
 
 
 def _retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None, zone: ZoneInfo) -> str:

@@ -38,7 +38,7 @@ import yaml
 
 from agents.calendar import Calendar, parse_holidays
 from agents.durations import format_duration, parse_duration
-from streams.contract import EVENT_TYPES, Domain, domain_of
+from streams.contract import EVENT_TYPES, Domain, domain_of, event_label
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 RuleKind = Literal["deadline", "chain", "immediate"]
@@ -56,12 +56,18 @@ class PolicyError(ValueError):
 class _Condition(msgspec.Struct, forbid_unknown_fields=True):
     fact: str | None = None
     field: str | None = None
+    recorded_before: str | None = None
+    """An event type: how many of them the case recorded at or before the event (the event
+    itself not counted). PACE s.42(4)(b): no extension before the second review."""
+    since_fact: str | None = None
+    """A case fact holding a time: how long before the event it was, compared with a duration
+    (``gt: 24h``). PACE s.42(4)(a): no extension more than 24 hours after the relevant time."""
     eq: Any = msgspec.UNSET
     ne: Any = msgspec.UNSET
-    lt: float | msgspec.UnsetType = msgspec.UNSET
-    le: float | msgspec.UnsetType = msgspec.UNSET
-    gt: float | msgspec.UnsetType = msgspec.UNSET
-    ge: float | msgspec.UnsetType = msgspec.UNSET
+    lt: float | str | msgspec.UnsetType = msgspec.UNSET
+    le: float | str | msgspec.UnsetType = msgspec.UNSET
+    gt: float | str | msgspec.UnsetType = msgspec.UNSET
+    ge: float | str | msgspec.UnsetType = msgspec.UNSET
     in_: list[Any] | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="in")
     eq_fact: str | msgspec.UnsetType = msgspec.UNSET
     """The value equals another case fact (the designated officer is the initiating officer)."""
@@ -93,6 +99,9 @@ class _Extension(msgspec.Struct, forbid_unknown_fields=True):
     when: list[_Condition] = []
     target: str | None = None
     until_field: str | None = None
+    hours_field: str | None = None
+    """With ``target``: the event's field giving the hours authorised, capped at ``target``
+    (a superintendent may authorise less than 36 hours)."""
 
 
 class _CalendarDeadline(msgspec.Struct, forbid_unknown_fields=True):
@@ -156,6 +165,9 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     """Immediate rules: break only when this many trigger events fall within the window."""
     key_field: str | None = None
     """Evaluate the rule in the case named by this data field (a child across missing episodes)."""
+    on_breach: str | None = None
+    """What the breach means, said in every breach of this rule ("detention beyond this point
+    is unlawful"): a title is shared by warnings and breach, so it cannot say it."""
 
 
 class _CalendarFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -210,6 +222,23 @@ class Condition:
     value: Any
     on_event: bool = False
 
+    @property
+    def on_record(self) -> bool:
+        """Read off the case's record around the event (``#count``, ``#since``), not its data."""
+        return self.name.startswith("#")
+
+    def describe(self) -> str:
+        """The condition in words, for an alert that says why a record breaks a rule."""
+        words = {"eq": "is", "ne": "is not", "lt": "fewer than", "le": "at most", "gt": "more than", "ge": "at least"}
+        op = words.get(self.op, self.op)
+        if self.name.startswith("#count "):
+            return f"{op} {self.value} {event_label(self.name[7:])} record(s) before it"
+        if self.name.startswith("#since "):
+            since = format_duration(dt.timedelta(seconds=self.value))
+            return f"given {op} {since} after the {self.name[7:].replace('_', ' ')}"
+        shown = ", ".join(str(v) for v in self.value if v is not None) if self.op == "in" else self.value
+        return f"{self.name.replace('_', ' ')} {'one of' if self.op == 'in' else op} {shown}"
+
     def holds(self, values: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> bool:
         if self.name not in values:
             return not self.on_event
@@ -249,6 +278,10 @@ class Selector:
     type: str
     when: tuple[Condition, ...] = ()
 
+    @property
+    def on_record(self) -> bool:
+        return any(c.on_record for c in self.when)
+
     def matches(self, event_type: str, facts: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
         return event_type == self.type and all_hold(self.when, facts, data)
 
@@ -280,6 +313,7 @@ class Extension:
     selector: Selector
     target: dt.timedelta | None = None
     until_field: str | None = None
+    hours_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +381,7 @@ class Rule:
     unless_in_place: tuple[str, str] | None = None
     threshold: tuple[int, dt.timedelta] | None = None
     key_field: str | None = None
+    on_breach: str | None = None
     parameters: tuple[tuple[str, str], ...] = ()
     """(name, value as written) of every overridable parameter: for docs/rules.md."""
     overridden: tuple[str, ...] = ()
@@ -383,7 +418,16 @@ class Rule:
     def relevant_types(self) -> frozenset[str]:
         """Every event type this rule reads: what an alert's timeline shows."""
         in_place = frozenset(self.unless_in_place or ())
-        return frozenset(self.event_types()) | self.unless_recorded | self.only_if_recorded | self.noted | in_place
+        selectors = (*self.start, *self.stop, *self.step, *self.trigger, *(e.selector for e in self.extensions))
+        counted = {c.name[7:] for s in selectors for c in s.when if c.name.startswith("#count ")}
+        return (
+            frozenset(self.event_types())
+            | self.unless_recorded
+            | self.only_if_recorded
+            | self.noted
+            | in_place
+            | counted
+        )
 
     def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
         """(stage name, offset from the span's start) in time order, the breach last at ``span``.
@@ -522,11 +566,25 @@ class _RuleBuilder:
         }
         if len(ops) != 1:
             raise self.fail(field_path, "each condition needs exactly one of eq, ne, lt, le, gt, ge, in, eq_fact")
-        if (raw.fact is None) == (raw.field is None):
-            raise self.fail(field_path, "each condition names either a case 'fact' or an event 'field'")
+        subjects = [n for n in ("fact", "field", "recorded_before", "since_fact") if getattr(raw, n) is not None]
+        if len(subjects) != 1:
+            raise self.fail(field_path, "each condition names one of fact, field, recorded_before or since_fact")
         if event_only and raw.field is None:
             raise self.fail(field_path, "only conditions on the event's 'field' are allowed here")
         ((op, value),) = ops.items()
+        if raw.recorded_before is not None or raw.since_fact is not None:
+            if op not in ("lt", "le", "gt", "ge"):
+                raise self.fail(field_path, "a record condition compares with lt, le, gt or ge")
+            if raw.recorded_before is not None:
+                if not isinstance(value, (int, float)):
+                    raise self.fail(f"{field_path}.{op}", "recorded_before compares with a number")
+                counted = self.event_type(f"{field_path}.recorded_before", raw.recorded_before)
+                return Condition(f"#count {counted}", op, value, on_event=True)  # type: ignore[arg-type]
+            span = self.duration(f"{field_path}.{op}", str(value), required=True)
+            assert span is not None and raw.since_fact is not None
+            return Condition(f"#since {raw.since_fact}", op, span.total_seconds(), on_event=True)  # type: ignore[arg-type]
+        if isinstance(value, str) and op in ("lt", "le", "gt", "ge"):
+            raise self.fail(f"{field_path}.{op}", "compares with a number")
         name = raw.field if raw.field is not None else raw.fact
         assert name is not None
         return Condition(name, op, value, on_event=raw.field is not None)  # type: ignore[arg-type]
@@ -638,6 +696,7 @@ class _RuleBuilder:
             "overridden": tuple(self.field_files),
             "override_source": source,
             "key_field": raw.key_field,
+            "on_breach": " ".join(raw.on_breach.split()) if raw.on_breach else None,
             "parameters": self.parameters(),
         }
         if raw.kind == "immediate":
@@ -728,11 +787,14 @@ class _RuleBuilder:
             where = f"extensions[{i}]"
             if (ext.target is None) == (ext.until_field is None):
                 raise self.fail(where, "give exactly one of target or until_field")
+            if ext.hours_field is not None and ext.target is None:
+                raise self.fail(f"{where}.hours_field", "hours_field needs target, the most it may authorise")
             extensions.append(
                 Extension(
                     Selector(self.event_type(f"{where}.type", ext.type), self.conditions(f"{where}.when", ext.when)),
                     target=self.duration(f"{where}.target", ext.target),
                     until_field=ext.until_field,
+                    hours_field=ext.hours_field,
                 )
             )
         target = self.duration("target", raw.target)

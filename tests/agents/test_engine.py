@@ -267,7 +267,7 @@ def test_every_alert_explains_itself(policy: Policy) -> None:
     assert alert.local_standard and alert.legal_basis.startswith("local standard")
     assert alert.area == "SUITE-A" and alert.case == "CR-1"
     assert alert.overdue_seconds == 300 and alert.deadline == T0 + 2 * H
-    assert alert.action and alert.explanation and "no appropriate adult arrived" in alert.reason
+    assert alert.action and alert.explanation and "none of these recorded: appropriate adult arrived" in alert.reason
     assert "Sat 21 Nov 2026 12:00 GMT" in alert.reason and "+00:00" not in alert.reason
     assert [e.label for e in alert.timeline] == ["detention authorised", "appropriate adult requested"]
     assert [e.type for e in alert.timeline] == ["custody.detention.authorised", "custody.appropriate_adult.requested"]

@@ -147,6 +147,21 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case([detained(age=30)], until=25),
         Case([detained(age=30), (20, "custody.charged", {"bail": "granted"})], until=100),
     ),
+    "custody.detention.extension_invalid": (
+        Case(
+            [detained(age=30), review(6), (10, "custody.detention.extended", {"authorising_rank": "superintendent"})],
+            until=12,
+        ),
+        Case(
+            [
+                detained(age=30),
+                review(6),
+                review(15),
+                (20, "custody.detention.extended", {"authorising_rank": "superintendent"}),
+            ],
+            until=30,
+        ),
+    ),
     "custody.detention.absolute_limit": (
         Case(
             [
