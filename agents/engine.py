@@ -727,10 +727,11 @@ def _closing(
     required = rule.step if rule.kind == "chain" else rule.stop  # a chain's stop ends the need, it is no review
     if event.type in {s.type for s in required}:
         if breached:
+            noted = _noted(state, rule, clock, cycle, event.time, zone)
             return (
                 "closed",
-                f"Breached: {what}, {format_duration(event.time - cycle.due)} late (deadline {due}). The action "
-                "was taken, but late: the breach stands.",
+                f"Breached: {what}, {format_duration(event.time - cycle.due)} late (deadline {due}){noted}. The "
+                "action was taken, but late: the breach stands.",
             )
         return "satisfied", f"Met in time: {what}, {lateness(event.time, cycle.due, due)}."
     if breached:
@@ -866,11 +867,9 @@ def _firing_reason(
         began += "; deadline extended by a recorded authorisation"
     if clock.paused_total:
         began += f"; {format_duration(dt.timedelta(seconds=clock.paused_total))} paused"
-    since = clock.anchor if not cycle.number else cycle.due - dt.timedelta(seconds=cycle.due_offset)
-    noted = [e for e in state.events if e.type in rule.noted and since <= e.time <= stage.at]
-    if noted:
-        began += "; recorded: " + "; ".join(_describe(state, e.id, zone) for e in noted)
-    wanted = "; ".join(sorted({event_label(s.type) for s in (*rule.stop, *rule.step)})) or "the required action"
+    began += _noted(state, rule, clock, cycle, stage.at, zone)
+    required = rule.step if rule.kind == "chain" else rule.stop  # a chain's stop ends the need, it is no review
+    wanted = "; ".join(sorted({event_label(s.type) for s in required})) or "the required action"
     due = local_time(cycle.due, zone)
     if stage.name == "breach":
         target = rule.describe_target()
@@ -878,6 +877,19 @@ def _firing_reason(
         return f"{breached} {rule.on_breach}" if rule.on_breach else breached
     left = cycle.due - min(now, cycle.due)
     return f"{began}. Due at {due}, {format_duration(left)} from now; still to be recorded: {wanted}."
+
+
+def _noted(state: CaseState, rule: Rule, clock: Clock, cycle: Cycle, until: dt.datetime, zone: ZoneInfo) -> str:
+    """The records the rule notes (a review's postponement with its reason) since the cycle
+    began, in words: what tells a lawful, recorded delay from a forgotten action."""
+    if not rule.noted:
+        return ""
+    since = clock.anchor
+    if rule.kind == "chain":  # this deadline's records only: after the last compliant step
+        steps = {s.type for s in rule.step}
+        since = max((e.time for e in state.events if e.type in steps and clock.anchor <= e.time < until), default=since)
+    noted = [e for e in state.events if e.type in rule.noted and since <= e.time <= until]
+    return "; recorded: " + "; ".join(_describe(state, e.id, zone) for e in noted) if noted else ""
 
 
 def _retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None, zone: ZoneInfo) -> str:

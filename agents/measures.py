@@ -17,7 +17,7 @@ from agents.engine import CaseState, StoredEvent
 
 class Observation(NamedTuple):
     measure: str
-    """aa_wait, hcp_wait, child_detention, child_review or police_protection."""
+    """aa_wait, hcp_wait, child_detention, child_review, review_postponed or police_protection."""
     seconds: float | None
     labels: tuple[str, ...] = ()
 
@@ -34,7 +34,9 @@ def _last_before(state: CaseState, event_type: str, until: dt.datetime) -> Store
     return found[-1] if found else None
 
 
-MEASURED: Final = frozenset({*ENDS, "custody.released", "custody.detention_review.completed"})
+MEASURED: Final = frozenset(
+    {*ENDS, "custody.released", "custody.detention_review.completed", "custody.detention_review.postponed"}
+)
 
 
 def measure(state: CaseState, event_id: str, event_type: str) -> list[Observation]:
@@ -57,6 +59,10 @@ def measure(state: CaseState, event_id: str, event_type: str) -> list[Observatio
         relevant = detained.data.get("relevant_time")
         began = dt.datetime.fromisoformat(relevant) if isinstance(relevant, str) else detained.time
         return [Observation("child_detention", (event.time - began).total_seconds())]
+    if event.type == "custody.detention_review.postponed":
+        # A lawful postponement (PACE s.40(4)) with its recorded reason, counted apart from
+        # reviews missed: the inspector must be able to tell the two apart.
+        return [Observation("review_postponed", None, (str(event.data.get("reason")),))]
     if event.type == "custody.detention_review.completed" and child:
         mode, awake = str(event.data.get("mode")), "awake" if event.data.get("detainee_awake") else "asleep"
         return [Observation("child_review", None, (mode, awake))]

@@ -46,6 +46,11 @@ DETENTION: Final = Histogram(
 REVIEWS: Final = Counter(
     "watchkeeper_child_reviews_total", "Children's detention reviews, by mode and whether awake.", ["mode", "awake"]
 )
+POSTPONED_REVIEWS: Final = Counter(
+    "watchkeeper_detention_reviews_postponed_total",
+    "Detention reviews postponed with a recorded reason (PACE s.40(4)), by reason: lawful, unlike a missed review.",
+    ["reason"],
+)
 PROTECTION_DURATION: Final = Histogram(
     "watchkeeper_police_protection_seconds", "Police protection, from initiation to its end.", buckets=HOURS
 )
@@ -131,3 +136,5 @@ def observe(observation: Observation) -> None:
             PROTECTION_DURATION.observe(observation.seconds or 0.0)
         case "child_review":
             REVIEWS.labels(*observation.labels).inc()
+        case "review_postponed":
+            POSTPONED_REVIEWS.labels(*observation.labels).inc()

@@ -105,6 +105,21 @@ CUSTODY_MANAGER: Final[list[tuple[str, list[Panel]]]] = [
                 "sum by (mode, awake) (increase(watchkeeper_child_reviews_total[1d]))",
                 "{{mode}} {{awake}}",
             ),
+            (
+                "timeseries",
+                "Reviews postponed with a recorded reason (s.40(4)), apart from reviews missed",
+                "none",
+                "sum by (reason) (increase(watchkeeper_detention_reviews_postponed_total[1d]))",
+                "postponed: {{reason}}",
+            ),
+            (
+                "timeseries",
+                "Detention reviews missed (breaches of the review schedule)",
+                "none",
+                'sum(increase(watchkeeper_alerts_total{rule="custody.detention_review.schedule", stage="breach", '
+                'status="firing"}[1d]))',
+                "missed",
+            ),
         ],
     ),
     (
