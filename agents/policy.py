@@ -236,7 +236,8 @@ class Condition:
         if self.name.startswith("#since "):
             since = format_duration(dt.timedelta(seconds=self.value))
             return f"given {op} {since} after the {self.name[7:].replace('_', ' ')}"
-        shown = ", ".join(str(v) for v in self.value if v is not None) if self.op == "in" else self.value
+        values = [v for v in self.value if v is not None] if self.op == "in" else [self.value]
+        shown = ", ".join(str(v).replace("_", " ") for v in values)
         return f"{self.name.replace('_', ' ')} {'one of' if self.op == 'in' else op} {shown}"
 
     def holds(self, values: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> bool:

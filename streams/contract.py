@@ -146,6 +146,11 @@ class ImpracticabilityCertificateIssued(Data, frozen=True):
         "other",
     ]
     """PACE s.38(6). Code C Note 16D: lack of secure accommodation alone is not a valid reason."""
+    ground: Literal["impracticable", "public_protection"] = "impracticable"
+    """Which certificate under PACE s.38(6): (a) ``impracticable``, by reason of circumstances
+    the certificate specifies; or (b) ``public_protection``, for a child aged 12 or over, that
+    no secure accommodation is available and other local authority accommodation would not
+    protect the public from serious harm from the child (s.38(6A))."""
 
 
 class ChildrensSocialCareNotified(Data, frozen=True):

@@ -202,6 +202,24 @@ CASES: dict[str, tuple[Case, Case]] = {
             until=7,
         ),
     ),
+    "custody.charged_child.no_accommodation_offered": (
+        Case(
+            [
+                detained(),
+                (5, "custody.charged", {"bail": "refused"}),
+                (6, "custody.impracticability_certificate.issued", {"reason": "no_accommodation_offered"}),
+            ],
+            until=7,
+        ),
+        Case(
+            [
+                detained(),
+                (5, "custody.charged", {"bail": "refused"}),
+                (6, "custody.local_authority_accommodation.transfer_completed", {}),
+            ],
+            until=12,
+        ),
+    ),
     "custody.childrens_social_care.notification": (
         Case([detained()], until=3),
         Case([detained(), (0.5, "custody.childrens_social_care.notified", {})], until=3),
