@@ -89,6 +89,9 @@ class DetentionReviewCompleted(Data, frozen=True):
     detainee_spoken_to: bool
     reviewer_rank: Rank
     reviewer_ref: Ref | None = None
+    live_link_available: bool | None = None
+    """PACE s.40A(2): a review may be done by telephone only if a video (live link) review was
+    not reasonably practicable. None: not recorded."""
 
 
 class DetentionReviewPostponed(Data, frozen=True):

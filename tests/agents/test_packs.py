@@ -137,9 +137,24 @@ CASES: dict[str, tuple[Case, Case]] = {
     ),
     "custody.detention_review.remote": (
         Case([detained(), review(5, mode="telephone")], until=6),
-        Case([detained(), review(5)], until=6),
+        Case([detained(), review(5, mode="video")], until=6),  # the child was seen: lawful and to standard
+    ),
+    "custody.detention_review.telephone": (
+        Case([detained(age=30), review(5, mode="telephone", live_link_available=True)], until=6),
+        Case([detained(age=30), review(5, mode="telephone", live_link_available=False)], until=6),
+    ),
+    "custody.detention_review.reviewer_rank": (
+        Case([detained(age=30), review(5, reviewer_rank="sergeant")], until=6),
+        Case(  # after charge the custody officer (a sergeant) reviews: s.40(1)(a)
+            [detained(age=30), (4, "custody.charged", {"bail": "refused"}), review(5, reviewer_rank="sergeant")],
+            until=6,
+        ),
     ),
     "custody.detention_review.child_not_spoken_to": (
+        Case([detained(), review(5, detainee_spoken_to=False)], until=6),
+        Case([detained(), review(5, detainee_awake=False, detainee_spoken_to=False)], until=6),  # asleep: s.40(12)
+    ),
+    "custody.detention_review.child_asleep": (
         Case([detained(), review(5, detainee_awake=False)], until=6),
         Case([detained(age=19), review(5, detainee_awake=False)], until=6),  # an adult: not this rule
     ),
