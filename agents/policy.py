@@ -232,7 +232,8 @@ class Condition:
         words = {"eq": "is", "ne": "is not", "lt": "fewer than", "le": "at most", "gt": "more than", "ge": "at least"}
         op = words.get(self.op, self.op)
         if self.name.startswith("#count "):
-            return f"{op} {self.value} {event_label(self.name[7:])} record(s) before it"
+            count = int(self.value) if float(self.value).is_integer() else self.value
+            return f"{op} {count} {event_label(self.name[7:])} record(s) before it"
         if self.name.startswith("#since "):
             since = format_duration(dt.timedelta(seconds=self.value))
             return f"given {op} {since} after the {self.name[7:].replace('_', ' ')}"
@@ -623,7 +624,10 @@ class _RuleBuilder:
             out.append(("warnings", ", ".join(raw.warnings)))
         if raw.threshold is not None:
             out.append(("threshold", f"{raw.threshold.count} within {raw.threshold.within}"))
-        out.append(("severity", f"warning {raw.severity.warning}, breach {raw.severity.breach}"))
+        if raw.kind == "immediate":  # no warning stage: never show one
+            out.append(("severity", f"breach {raw.severity.breach}"))
+        else:
+            out.append(("severity", f"warning {raw.severity.warning}, breach {raw.severity.breach}"))
         return tuple(out)
 
     def warning(self, index: int, text: str) -> WarningPoint:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.policy import PACKS_DIR, Policy, Rule
+from agents.durations import format_duration
+from agents.policy import PACKS_DIR, Policy, Rule, Selector
 
 HEADER = """# Rules
 
@@ -19,7 +20,23 @@ file (see [policy.md](policy.md) and
 [`deploy/policy/example-force-overrides.yaml`](../deploy/policy/example-force-overrides.yaml)).
 
 Rules whose legal basis starts "local standard" have thresholds that no law fixes: the
-defaults here are starting points for a force to set.
+defaults here are starting points for a force to set. Our reasoning about each rule sits in
+[decisions.md](decisions.md) and [policy.md](policy.md); a legal basis cites only the
+statute, the Code of Practice or the published guidance.
+
+**How every rule reads at its edges.** "Not later than": an action recorded at a deadline's
+exact instant is in time, for every stage of every rule (see policy.md, *The deadline
+instant is compliant*). A stage fires at the first instant after its time. Its alerts close
+as one of these:
+
+- `satisfied`: the required action recorded in time, at the deadline instant included;
+- `cleared`: the clock ended, or was extended, before its deadline passed;
+- `closed`: the deadline was breached and the clock has since ended. The breach stands, and
+  the reason says how it ended ("appropriate adult arrived … 16h late", "released from
+  custody … still in breach");
+- `retracted`: records entered late show it never happened, naming the record.
+
+Immediate rules have no deadline and no warning: the record itself is the breach.
 """
 
 KIND = {"deadline": "clock", "chain": "chain of deadlines", "immediate": "immediate: the event alone breaks it"}
@@ -57,12 +74,25 @@ def _rule(rule: Rule) -> str:
         ("breaks on", rule.trigger),
     ):
         if selectors:
-            text = ", ".join(f"`{s.type}`" + (" (with conditions)" if s.when else "") for s in selectors)
-            lines.append(f"| {label} | {text} |")
+            lines.append(f"| {label} | {'; or '.join(_selector(s) for s in selectors)} |")
     if rule.extensions:
-        text = ", ".join(f"`{e.selector.type}`" for e in rule.extensions)
-        lines.append(f"| extended by | {text}; never beyond {rule.max} |" if rule.max else f"| extended by | {text} |")
-    for label, types in (("unless recorded", rule.unless_recorded), ("only where recorded", rule.only_if_recorded)):
+        text = "; or ".join(_selector(e.selector) for e in rule.extensions)
+        cap = f"; never beyond {format_duration(rule.max)}" if rule.max else ""
+        lines.append(f"| extended by | {text}{cap} |")
+    if rule.kind == "immediate":
+        lines.append(f"| severity | breach {rule.severity_breach} (no warning stage) |")
+    else:
+        lines.append(f"| severity | warning {rule.severity_warning}, breach {rule.severity_breach} |")
+    if rule.on_breach:
+        lines.append(f"| a breach says | {rule.on_breach} |")
+    if rule.unless_in_place:
+        placed, removed = rule.unless_in_place
+        lines.append(f"| not started while in place | `{placed}` recorded and no `{removed}` since |")
+    for label, types in (
+        ("unless recorded", rule.unless_recorded),
+        ("only where recorded", rule.only_if_recorded),
+        ("shown in its alerts", rule.noted),
+    ):
         line = _events(label, sorted(types))
         if line:
             lines.append(line)
@@ -71,6 +101,12 @@ def _rule(rule: Rule) -> str:
     params = "; ".join(f"`{name}`: {value}" for name, value in rule.parameters)
     lines += [f"| parameters (overridable) | {params} |", f"| action | {rule.action} |", ""]
     return "\n".join(lines)
+
+
+def _selector(selector: Selector) -> str:
+    if not selector.when:
+        return f"`{selector.type}`"
+    return f"`{selector.type}` when " + ", ".join(c.describe() for c in selector.when)
 
 
 def render(policy: Policy) -> str:
