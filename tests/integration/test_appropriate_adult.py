@@ -94,3 +94,32 @@ def test_a_silent_case_still_fires_with_no_further_event(deployment: Callable[..
     d.send(cloudevent("CR-SILENT", "custody.appropriate_adult.requested", at=now()))
     alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=60)
     assert [a["stage"] for a in for_case(alerts, "CR-SILENT")] == ["warning", "breach"]
+
+
+def test_live_an_arrival_recorded_at_the_deadline_instant_after_the_tick_retracts_the_breach(
+    deployment: Callable[..., Deployment],
+) -> None:
+    """Not later than: the deadline instant is in time. Live, the tick lands just after the
+    deadline, before the record of an arrival at that very instant reaches the worker; the
+    breach it raised is retracted, with the reason, and the warning met in time."""
+    d = deployment(WATCHKEEPER_POLICY_OVERRIDES=AA_10S)
+    d.start_worker()
+    requested = now().replace(microsecond=0)
+    d.send(detention("CR-EDGE", age=14, at=requested, suite="SUITE-WEST"))
+    d.send(cloudevent("CR-EDGE", "custody.appropriate_adult.requested", at=requested, recorded=requested))
+    d.read("alerts", until=lambda r: any(a["case"] == "CR-EDGE" and a["stage"] == "breach" for a in r), timeout=60)
+    deadline = requested + dt.timedelta(seconds=10)
+    d.send(cloudevent("CR-EDGE", "custody.appropriate_adult.arrived", at=deadline, recorded=deadline))
+
+    alerts = d.read(
+        "alerts",
+        until=lambda r: any(a["case"] == "CR-EDGE" and a["status"] == "retracted" for a in r),
+        timeout=60,
+        settle=2,
+    )
+    edge = {(a["stage_name"], a["status"]): a for a in for_case(alerts, "CR-EDGE")}
+    assert ("breach", "firing") in edge and ("breach", "retracted") in edge
+    assert ("warning-1", "satisfied") in edge and ("breach", "closed") not in edge
+    assert "at the deadline instant" in edge[("warning-1", "satisfied")]["reason"]
+    assert "appropriate adult arrived" in edge[("breach", "retracted")]["reason"]
+    assert edge[("breach", "retracted")]["overdue_seconds"] is None
