@@ -263,7 +263,8 @@ def test_elapsed_time_ignores_the_autumn_clock_change(policy: Policy) -> None:
 def test_every_alert_explains_itself(policy: Policy) -> None:
     state = child_waiting(policy)
     *_, alert = tick(state, policy, T0 + 2 * H + 5 * M)
-    assert alert.rule_id == RULE and alert.rule_version == 1
+    rule = policy.rule(RULE)
+    assert rule is not None and alert.rule_id == RULE and alert.rule_version == rule.version
     assert alert.local_standard and alert.legal_basis.startswith("local standard")
     assert alert.area == "SUITE-A" and alert.case == "CR-1"
     assert alert.overdue_seconds == 300 and alert.deadline == T0 + 2 * H

@@ -25,7 +25,7 @@ def _breach(at: dt.datetime) -> Alert:
 def test_a_breach_prints_as_one_line_with_rule_case_area_overdue_and_action() -> None:
     line = format_line(_breach(T0 + dt.timedelta(hours=2, minutes=3)))
     assert "\n" not in line
-    assert line.startswith("BREACH high | custody.appropriate_adult.arrival v1 | case CR-7 | area SUITE-NORTH")
+    assert line.startswith("BREACH high | custody.appropriate_adult.arrival v2 | case CR-7 | area SUITE-NORTH")
     assert "3m overdue" in line and "action: Custody sergeant" in line
 
 
