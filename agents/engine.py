@@ -723,7 +723,7 @@ def _closing(
     event = next((e for e in state.events if e.id == ended_by), None)
     if event is None:
         return None
-    what = f"{event_label(event.type)} at {local_time(event.time, zone)}"
+    what = _describe(state, event.id, zone)
     required = rule.step if rule.kind == "chain" else rule.stop  # a chain's stop ends the need, it is no review
     if event.type in {s.type for s in required}:
         if breached:

@@ -59,6 +59,9 @@ class _Condition(msgspec.Struct, forbid_unknown_fields=True):
     recorded_before: str | None = None
     """An event type: how many of them the case recorded at or before the event (the event
     itself not counted). PACE s.42(4)(b): no extension before the second review."""
+    any: list[_Condition] | None = None
+    """Holds if any of these facts is known and holds; if none of them is known, it holds (an
+    unknown must not silence a clock). Code C 1.5: a child is under 18 *or appears to be*."""
     since_fact: str | None = None
     """A case fact holding a time: how long before the event it was, compared with a duration
     (``gt: 24h``). PACE s.42(4)(a): no extension more than 24 hours after the relevant time."""
@@ -218,8 +221,9 @@ class Condition:
     a child's clock (prefer a duplicate to a miss). A missing event field does not."""
 
     name: str
-    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "eq_fact"]
+    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "eq_fact", "any"]
     value: Any
+    """For ``any``: the alternative conditions, a tuple of Condition."""
     on_event: bool = False
 
     @property
@@ -229,6 +233,8 @@ class Condition:
 
     def describe(self) -> str:
         """The condition in words, for an alert that says why a record breaks a rule."""
+        if self.op == "any":
+            return "(" + " or ".join(c.describe() for c in self.value) + ")"
         words = {"eq": "is", "ne": "is not", "lt": "fewer than", "le": "at most", "gt": "more than", "ge": "at least"}
         op = words.get(self.op, self.op)
         if self.name.startswith("#count "):
@@ -242,6 +248,9 @@ class Condition:
         return f"{self.name.replace('_', ' ')} {'one of' if self.op == 'in' else op} {shown}"
 
     def holds(self, values: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> bool:
+        if self.op == "any":
+            known = [c for c in self.value if values.get(c.name) is not None]
+            return not known or any(c.holds(values, facts) for c in known)
         if self.name not in values:
             return not self.on_event
         actual = values[self.name]
@@ -552,6 +561,15 @@ class _RuleBuilder:
         return event_type
 
     def condition(self, field_path: str, raw: _Condition, *, event_only: bool = False) -> Condition:
+        if raw.any is not None:
+            if event_only or any(
+                getattr(raw, n) is not None for n in ("fact", "field", "recorded_before", "since_fact")
+            ):
+                raise self.fail(field_path, "'any' stands alone: a list of conditions on case facts")
+            alternatives = tuple(self.condition(f"{field_path}.any[{i}]", c) for i, c in enumerate(raw.any))
+            if len(alternatives) < 2 or any(c.on_event or c.op == "any" for c in alternatives):
+                raise self.fail(f"{field_path}.any", "give at least two conditions on case facts")
+            return Condition("any", "any", alternatives)
         ops = {
             name: value
             for name, value in (

@@ -63,7 +63,7 @@ def _rule(rule: Rule) -> str:
         f"| target | {rule.describe_target()} |",
     ]
     if rule.applies_when:
-        conditions = "; ".join(f"`{c.name}` {c.op} `{_value(c.value)}`" for c in rule.applies_when)
+        conditions = "; ".join(c.describe() for c in rule.applies_when)
         lines.append(f"| applies when | {conditions} |")
     for label, selectors in (
         ("starts on", rule.start),

@@ -43,7 +43,10 @@ Rank = Literal[
     "chief_constable",
 ]
 ReviewMode = Literal["in_person", "telephone", "video"]
-RiskLevel = Literal["no_apparent_risk", "low", "medium", "high"]
+RiskLevel = Literal["very_low", "no_apparent_risk", "low", "medium", "high"]
+"""The APP's continuum of risk. The 2017 APP's lowest level was "no apparent risk (absent)";
+later revisions describe a "very low risk" level. Both are accepted: a force sends the words
+its own procedure uses."""
 IncidentGrade = Literal["emergency", "priority", "scheduled", "resolution_without_deployment"]
 IncidentType = Literal[
     "domestic_abuse",
@@ -63,8 +66,14 @@ class Data(msgspec.Struct, frozen=True, forbid_unknown_fields=False, omit_defaul
 class DetentionAuthorised(Data, frozen=True):
     relevant_time: AwareDatetime
     """PACE s.41(2): when the 24 h detention clock starts (usually arrival at the station)."""
-    age_years: AgeYears
+    age_years: AgeYears | None
+    """None: not known. Code C 1.5: a detainee who appears to be under 18 is treated as a
+    child unless there is clear evidence that they are older, so an unknown age never
+    silences a child's safeguards."""
     custody_suite: Ref
+    appears_under_18: bool | None = None
+    """Code C 1.5: the custody officer's judgement where the age is not known or disputed.
+    True makes every child's rule apply whatever ``age_years`` says."""
 
 
 class AppropriateAdultRequested(Data, frozen=True):
@@ -204,6 +213,11 @@ class LocalAuthorityInformed(Data, frozen=True):
 
 class ParentsInformed(Data, frozen=True):
     method: Literal["in_person", "telephone", "other"] | None = None
+    outcome: Literal["informed", "reasonable_steps_taken"] = "informed"
+    """CA 1989 s.46(4): the duty is to take reasonably practicable steps to inform; recorded
+    steps that did not reach anyone still meet it."""
+    who: list[Literal["parents", "others_with_parental_responsibility", "person_child_was_living_with"]] = []
+    """s.46(4)(a)-(c): whom this record covers."""
 
 
 class StrategyDiscussionHeld(Data, frozen=True):
@@ -234,6 +248,9 @@ class IncidentCreated(Data, frozen=True):
     grade: IncidentGrade
     children_present: Count
     area: Ref | None = None
+    children_linked: Count | None = None
+    """Children linked to the household who may be victims (Domestic Abuse Act 2021 s.3),
+    present or not: Operation Encompass covers every one of them."""
 
 
 class ThriveRecorded(Data, frozen=True):
@@ -296,6 +313,21 @@ class ChildFound(Data, frozen=True):
     outcome: Literal["returned", "found_safe", "found_harmed", "other"] = "found_safe"
 
 
+class ChildReturned(Data, frozen=True):
+    """The child is back at home or in the care setting (possibly some time after being found):
+    the return interview's 72 hours run from here."""
+
+    setting: Literal["home", "care_placement", "other"] | None = None
+
+
+class ReturnInterviewOffered(Data, frozen=True):
+    pass
+
+
+class ReturnInterviewDeclined(Data, frozen=True):
+    pass
+
+
 class ReturnInterviewCompleted(Data, frozen=True):
     pass
 
@@ -350,6 +382,9 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "missing.supervisor.assigned": InvestigationSupervisorAssigned,
     "missing.supervisor.stood_down": InvestigationSupervisorStoodDown,
     "missing.child.found": ChildFound,
+    "missing.child.returned": ChildReturned,
+    "missing.return_interview.offered": ReturnInterviewOffered,
+    "missing.return_interview.declined": ReturnInterviewDeclined,
     "missing.return_interview.completed": ReturnInterviewCompleted,
 }
 
@@ -401,6 +436,9 @@ EVENT_LABELS: Final[dict[str, str]] = {
     "missing.supervisor.assigned": "investigation supervisor assigned",
     "missing.supervisor.stood_down": "investigation supervisor stood down",
     "missing.child.found": "child found",
+    "missing.child.returned": "child back at home or in care",
+    "missing.return_interview.offered": "return interview offered",
+    "missing.return_interview.declined": "return interview declined by the child",
     "missing.return_interview.completed": "return interview completed",
 }
 """What people read for each event type, in alerts, timelines and the console: plain words,

@@ -301,6 +301,10 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case([protected()], until=5),
         Case([protected(), (1, "protection.parents.informed", {})], until=5),
     ),
+    "protection.emergency_protection_order.application": (
+        Case([protected()], until=49),
+        Case([protected(), (30, "protection.emergency_protection_order.applied", {})], until=49),
+    ),
     "protection.strategy_discussion": (
         Case([protected()], until=25),
         Case([protected(), (10, "protection.strategy_discussion.held", {})], until=25),
@@ -383,9 +387,13 @@ CASES: dict[str, tuple[Case, Case]] = {
         ),
     ),
     "missing.return_interview": (
-        Case([reported(risk="low"), (5, "missing.child.found", {})], until=80),
-        Case(
-            [reported(risk="low"), (5, "missing.child.found", {}), (30, "missing.return_interview.completed", {})],
+        Case([reported(risk="low"), (5, "missing.child.found", {}), (6, "missing.child.returned", {})], until=80),
+        Case(  # the child declined: the duty to offer was met
+            [
+                reported(risk="low"),
+                (5, "missing.child.found", {"outcome": "returned"}),
+                (30, "missing.return_interview.declined", {}),
+            ],
             until=80,
         ),
     ),
