@@ -199,6 +199,17 @@ CASES: dict[str, tuple[Case, Case]] = {
             until=10,
         ),
     ),
+    "custody.charged_child.accommodation_request": (
+        Case([detained(), (5, "custody.charged", {"bail": "refused"})], until=7),
+        Case(
+            [
+                detained(),
+                (5, "custody.charged", {"bail": "refused"}),
+                (5.2, "custody.local_authority_accommodation.requested", {"secure": False}),
+            ],
+            until=7,
+        ),
+    ),
     "custody.charged_child.invalid_certificate": (
         Case(
             [
