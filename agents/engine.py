@@ -776,6 +776,7 @@ def _say(
         rule_title=rule.title,
         legal_basis=rule.legal_basis,
         local_standard=rule.is_local_standard,
+        grade=rule.grade,
         domain=state.domain,
         case=state.case,
         area=_area(state.facts),

@@ -41,6 +41,10 @@ from agents.durations import format_duration, parse_duration
 from streams.contract import EVENT_TYPES, Domain, domain_of, event_label
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
+Grade = Literal["statute", "code_of_practice", "guidance", "local_standard"]
+"""How binding the rule's basis is: an Act; a statutory Code of Practice (PACE Code C); published
+guidance (statutory guidance, APP, a Home Office circular, Code C's notes for guidance); or a
+local standard, a threshold no national text fixes."""
 RuleKind = Literal["deadline", "chain", "immediate"]
 LOCAL_STANDARD: Final = "local standard"
 PACKS_DIR: Final = Path(__file__).with_name("packs")
@@ -133,6 +137,8 @@ class _RuleFile(msgspec.Struct, forbid_unknown_fields=True):
     legal_basis: str
     explanation: str
     action: str
+    grade: Grade | None = None
+    """Required unless the legal basis starts "local standard" (then it is local_standard)."""
     kind: RuleKind = "deadline"
     clock: _Clock = msgspec.field(default_factory=_Clock)
     trigger: list[_SelectorArg] = []
@@ -362,6 +368,7 @@ class Rule:
     legal_basis: str
     explanation: str
     action: str
+    grade: Grade = "local_standard"
     severity_warning: Severity = "medium"
     severity_breach: Severity = "high"
     applies_when: tuple[Condition, ...] = ()
@@ -697,6 +704,12 @@ class _RuleBuilder:
         raw = self.raw
         if not raw.legal_basis.strip():
             raise self.fail("legal_basis", f"state the legal basis, or {LOCAL_STANDARD!r}")
+        local = raw.legal_basis.strip().lower().startswith(LOCAL_STANDARD)
+        grade = raw.grade or ("local_standard" if local else None)
+        if grade is None:
+            raise self.fail("grade", "state the grade: statute, code_of_practice or guidance")
+        if (grade == "local_standard") != local:
+            raise self.fail("grade", f"a legal basis starting {LOCAL_STANDARD!r} is graded local_standard, and only it")
         clock = raw.clock
         sel = {
             name: self.selectors(f"clock.{name}", getattr(clock, name))
@@ -710,6 +723,7 @@ class _RuleBuilder:
             "domain": raw.domain,
             "kind": raw.kind,
             "legal_basis": raw.legal_basis.strip(),
+            "grade": grade,
             "explanation": " ".join(raw.explanation.split()),
             "action": " ".join(raw.action.split()),
             "severity_warning": raw.severity.warning,

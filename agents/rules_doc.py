@@ -39,6 +39,12 @@ as one of these:
 Immediate rules have no deadline and no warning: the record itself is the breach.
 """
 
+GRADE = {
+    "statute": "**statute**: an Act of Parliament",
+    "code_of_practice": "**Code of Practice**: a statutory code (PACE Code C)",
+    "guidance": "**guidance**: statutory or professional guidance, or Code C's notes for guidance",
+    "local_standard": "**local standard**: a threshold no national text fixes, for a force to set",
+}
 KIND = {"deadline": "clock", "chain": "chain of deadlines", "immediate": "immediate: the event alone breaks it"}
 
 
@@ -59,7 +65,8 @@ def _rule(rule: Rule) -> str:
         "| | |",
         "|---|---|",
         f"| kind | {KIND[rule.kind]} |",
-        f"| legal basis | {rule.legal_basis}{' **(local standard)**' if rule.is_local_standard else ''} |",
+        f"| legal basis | {rule.legal_basis} |",
+        f"| grade | {GRADE[rule.grade]} |",
         f"| target | {rule.describe_target()} |",
     ]
     if rule.applies_when:
@@ -116,11 +123,12 @@ def render(policy: Policy) -> str:
         by_pack.setdefault(rule.id.split(".", 1)[0], []).append(rule)
     titles = {"custody": "Custody (PACE 1984)", "protection": "Police protection (Children Act 1989 s.46)"}
     titles |= {"missing": "Missing children", "incident": "Incidents"}
-    sections.append("| rule | title | target | legal basis |\n|---|---|---|---|")
+    sections.append("| rule | title | target | grade | legal basis |\n|---|---|---|---|---|")
     for rule in policy.rules:
         basis = "local standard" if rule.is_local_standard else rule.legal_basis.split(":")[0].strip()
+        grade = rule.grade.replace("_", " ")
         sections[-1] += f"\n| [`{rule.id}`](#{rule.id.replace('.', '')}-version-{rule.version}) "
-        sections[-1] += f"| {rule.title} | {rule.describe_target()} | {basis} |"
+        sections[-1] += f"| {rule.title} | {rule.describe_target()} | {grade} | {basis} |"
     sections[-1] += "\n"
     for pack, rules in by_pack.items():
         sections.append(f"## {titles.get(pack, pack)}\n")

@@ -66,6 +66,8 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     rule_title: str
     legal_basis: str
     local_standard: bool
+    grade: str = ""
+    """statute, code_of_practice, guidance or local_standard: how binding the legal basis is."""
     domain: str
     case: str
     area: str | None

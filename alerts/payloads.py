@@ -33,6 +33,7 @@ ALLOWED: Final = (
     "rule_title",
     "legal_basis",
     "local_standard",
+    "grade",
     "domain",
     "case",
     "area",

@@ -93,6 +93,19 @@ def test_a_legal_basis_is_required(tmp_path: Path) -> None:
         load_policy(pack)
 
 
+def test_a_rule_that_is_not_a_local_standard_must_say_how_binding_its_basis_is(tmp_path: Path) -> None:
+    text = CUSTODY_PACK.read_text().replace("    grade: statute\n", "", 1)
+    with pytest.raises(PolicyError, match=r"rule 'custody.detention_review.schedule'.*field 'grade'"):
+        load_policy(write(tmp_path, "pack.yaml", text))
+
+
+def test_a_local_standard_cannot_be_graded_as_statute(tmp_path: Path) -> None:
+    text = CUSTODY_PACK.read_text()
+    start = text.index("    title: Appropriate adult not requested promptly\n")
+    with pytest.raises(PolicyError, match=r"rule 'custody.appropriate_adult.request'.*field 'grade'"):
+        load_policy(write(tmp_path, "pack.yaml", text[:start] + "    grade: statute\n" + text[start:]))
+
+
 def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match=r"bad.yaml: not valid YAML"):
         load_policy(write(tmp_path, "bad.yaml", "pack: [unclosed\n"))
