@@ -812,7 +812,7 @@ def _timeline(state: CaseState, rule: Rule, until: dt.datetime) -> tuple[Timelin
     relevant = rule.relevant_types
     first = state.events[0].id if state.events else None
     return tuple(
-        TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late, event_label(e.type), _detail(e))
+        TimelineEntry(e.id, e.type, e.time, e.recordedtime, e.late, event_label(e.type), event_detail(e))
         for e in state.events
         if e.time <= until and (e.type in relevant or e.id == first)
     )
@@ -823,7 +823,8 @@ _DETAILS: Final = ("reason", "mode", "outcome", "decision", "risk_level", "grade
 reason, a review's mode): contract enums only, never free text."""
 
 
-def _detail(event: StoredEvent) -> str | None:
+def event_detail(event: StoredEvent) -> str | None:
+    """A record's closed-value fields in words (a postponement's reason, a review's mode)."""
     parts = [str(event.data[k]).replace("_", " ") for k in _DETAILS if isinstance(event.data.get(k), str)]
     return ", ".join(parts) or None
 
@@ -853,7 +854,7 @@ def _describe(state: CaseState, event_id: str, zone: ZoneInfo) -> str:
     event = next((e for e in state.events if e.id == event_id), None)
     if event is None:
         return "an event"
-    detail = _detail(event)
+    detail = event_detail(event)
     return f"{event_label(event.type)}{f' ({detail})' if detail else ''} at {local_time(event.time, zone)}"
 
 

@@ -14,9 +14,10 @@ from typing import Any, Final
 
 import msgspec
 
-from agents.engine import CaseState
+from agents.engine import CaseState, event_detail
 from agents.policy import Policy
 from agents.stored_case import decode_case, payload
+from agents.wording import event_label
 from alerts.lifecycle import CLOSED, RECORD_DECODER, AlertRecord
 
 SEVERITY_RANK: Final = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
@@ -39,6 +40,9 @@ class TimelineView(msgspec.Struct, frozen=True):
     time: dt.datetime
     recordedtime: dt.datetime
     late: bool
+    label: str = ""
+    """The event in plain words, for people (the type is for machines)."""
+    detail: str | None = None
 
 
 class CaseView(msgspec.Struct, frozen=True):
@@ -79,6 +83,11 @@ class AlertView(msgspec.Struct, frozen=True):
     explanation: str
     acked_by: str | None
     history: tuple[Transition, ...]
+    reason: str = ""
+    """The engine's latest word on it: what happened, how overdue, or how it ended."""
+    grade: str = ""
+    immediate: bool = False
+    """A record that breaks the rule by itself: no deadline to count down to."""
 
 
 def case_view(state: CaseState, policy: Policy) -> CaseView:
@@ -106,7 +115,9 @@ def case_view(state: CaseState, policy: Policy) -> CaseView:
     clocks.sort(key=lambda c: c.deadline)
     area = next((str(state.facts[k]) for k in ("custody_suite", "area") if isinstance(state.facts.get(k), str)), None)
     child = state.facts.get("child_ref")
-    timeline = tuple(TimelineView(e.type, e.time, e.recordedtime, e.late) for e in state.events)
+    timeline = tuple(
+        TimelineView(e.type, e.time, e.recordedtime, e.late, event_label(e.type), event_detail(e)) for e in state.events
+    )
     missing = state.facts.get("risk_level") == "high" and any(e.type == "missing.child.reported" for e in state.events)
     found = any(e.type == "missing.child.found" for e in state.events)
     who = str(child) if child else state.case
@@ -119,6 +130,7 @@ def alert_view(record: AlertRecord) -> AlertView:
     return AlertView(
         a.alert_id, a.rule_id, a.rule_title, a.case, a.domain, a.area, a.stage, a.severity, record.state,
         a.deadline, a.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, history,
+        a.reason, a.grade, a.target == "immediate",
     )  # fmt: skip
 
 

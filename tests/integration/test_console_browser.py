@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -85,6 +86,8 @@ def test_an_inspector_sees_an_alert_arrive_live_acknowledges_it_and_watches_cloc
     card = page.locator("li.card.breach", has_text="CR-UI1")
     card.wait_for(timeout=40_000)  # pushed by Server-Sent Events: the page never reloads
     assert "SUITE-NORTH" in card.inner_text() and "overdue" in card.inner_text()
+    assert re.search(r"\d\d:\d\d:\d\d (GMT|BST)", card.inner_text()), "times are London time with the zone"
+    assert "Breached: the deadline" in card.locator(".reason").inner_text()
     shot(page, "2-board-breach")
 
     card.get_by_role("button", name="Acknowledge").click()
@@ -95,7 +98,7 @@ def test_an_inspector_sees_an_alert_arrive_live_acknowledges_it_and_watches_cloc
     shot(page, "3-board-acknowledged")
 
     page.get_by_role("link", name="Clocks").click()
-    row = page.locator("tr", has_text="Detention review overdue")
+    row = page.locator("tr", has_text="Detention review due")
     row.wait_for(timeout=20_000)
     first = row.locator(".countdown").inner_text()
     page.wait_for_timeout(2200)
@@ -106,7 +109,8 @@ def test_an_inspector_sees_an_alert_arrive_live_acknowledges_it_and_watches_cloc
     page.locator("#clocks a", has_text="CR-UI1").first.click()
     page.locator("#case-body table").first.wait_for(timeout=10_000)
     body = page.locator("#case-body").inner_text()
-    assert "custody.appropriate_adult.requested" in body and "acknowledged by insp-4411" in body
+    assert "appropriate adult requested" in body and "acknowledged by insp-4411" in body
+    assert "custody.appropriate_adult.requested" not in body, "people read plain words, not type ids"
     assert "Legal basis" in body
     shot(page, "5-case")
 

@@ -28,8 +28,13 @@ function countdown(deadline) {
   return span;
 }
 
+// People read London local time with the zone shown (GMT or BST), wherever the browser is.
+const LONDON = new Intl.DateTimeFormat("en-GB", {
+  timeZone: "Europe/London", weekday: "short", day: "2-digit", month: "short", year: "numeric",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+});
 function local(t) {
-  return new Date(t).toLocaleString("en-GB", { timeZone: "Europe/London", dateStyle: "short", timeStyle: "medium" });
+  return LONDON.format(new Date(t));
 }
 
 async function api(path, options = {}) {
@@ -85,7 +90,10 @@ function renderBoard() {
       el("h3", {}, `${a.stage === "breach" ? "BREACH" : "Warning"}: ${a.rule_title}`),
       el("p", { class: "meta" }, "Case ", caseLink, a.area ? ` · ${a.area}` : "", ` · ${a.severity} · `,
         el("span", { class: "state", "data-state": a.state }, a.state), a.acked_by ? ` by ${a.acked_by}` : ""),
-      el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
+      a.immediate
+        ? el("p", {}, "Recorded ", local(a.deadline))
+        : el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
+      el("p", { class: "reason" }, a.reason),
       el("p", {}, el("strong", {}, "Do now: "), a.action),
       ack);
   }));
@@ -121,7 +129,8 @@ async function renderCase(id) {
   if (data.case) {
     parts.push(el("h3", {}, "Timeline"), el("table", {},
       el("thead", {}, el("tr", {}, el("th", {}, "What"), el("th", {}, "Happened"), el("th", {}, "Recorded"))),
-      el("tbody", {}, ...data.case.timeline.map((e) => el("tr", {}, el("td", {}, e.type),
+      el("tbody", {}, ...data.case.timeline.map((e) => el("tr", {},
+        el("td", { title: e.type }, (e.label || e.type) + (e.detail ? ` (${e.detail})` : "")),
         el("td", {}, local(e.time)),
         el("td", { class: e.late ? "late" : "" }, local(e.recordedtime) + (e.late ? " (entered late)" : "")))))));
     parts.push(el("h3", {}, "Rules"), ...Object.entries(data.case.rules).map(([id, r]) =>
@@ -130,7 +139,8 @@ async function renderCase(id) {
   }
   parts.push(el("h3", {}, "Alerts"), el("ol", { class: "cards" }, ...data.alerts.map((a) =>
     el("li", { class: `card ${a.stage}` }, el("strong", {}, `${a.stage}: ${a.rule_title} (${a.state})`),
-      el("p", { class: "meta" }, `Legal basis: ${a.legal_basis}`),
+      el("p", { class: "meta" }, `Legal basis (${(a.grade || "").replace("_", " ")}): ${a.legal_basis}`),
+      el("p", { class: "reason" }, a.reason),
       el("ul", {}, ...a.history.map((t) => el("li", {}, `${local(t.at)} ${t.state} by ${t.by}: ${t.reason}`)))))));
   $("case-body").replaceChildren(...parts);
 }
