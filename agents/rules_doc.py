@@ -92,6 +92,7 @@ def _rule(rule: Rule) -> str:
         lines.append(f"| severity | warning {rule.severity_warning}, breach {rule.severity_breach} |")
     if rule.on_breach:
         lines.append(f"| a breach says | {rule.on_breach} |")
+    lines.append(f"| how it closes | {_closings(rule)} |")
     if rule.unless_in_place:
         placed, removed = rule.unless_in_place
         lines.append(f"| not started while in place | `{placed}` recorded and no `{removed}` since |")
@@ -108,6 +109,27 @@ def _rule(rule: Rule) -> str:
     params = "; ".join(f"`{name}`: {value}" for name, value in rule.parameters)
     lines += [f"| parameters (overridable) | {params} |", f"| action | {rule.action} |", ""]
     return "\n".join(lines)
+
+
+def _closings(rule: Rule) -> str:
+    """The boundary and the closings of this rule, in the words its alerts use."""
+    if rule.kind == "immediate":
+        return (
+            "the record is the breach: it stands once raised, and is retracted only if records "
+            "entered later show it did not break the rule (an action recorded late that came before it)"
+        )
+    required = rule.step if rule.kind == "chain" else rule.stop
+    others = (*rule.cancel, *(rule.stop if rule.kind == "chain" else ()))
+    action = " or ".join(f"`{s.type}`" for s in required)
+    text = (
+        f"*satisfied* by {action} at or before the deadline instant; *closed*, the breach standing, by {action} later"
+    )
+    if others:
+        ended = " or ".join(f"`{s.type}`" for s in others)
+        text += f", or by {ended} after the deadline; *cleared* by {ended} before it"
+    if rule.extensions:
+        text += "; an extension before the deadline clears its warnings, one after it closes the breach, which stands"
+    return text
 
 
 def _selector(selector: Selector) -> str:
