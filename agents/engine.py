@@ -208,14 +208,38 @@ def process_event(
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
     forward_to = _forward_targets(state, policy, stored)
-    if event.time >= latest and event.time > state.decided_until:
-        changed = _advance(state, policy, min(event.time, decide))
+    reopened = event.time >= latest and event.time == state.decided_until and _reopen_instant(state, event.time)
+    if event.time >= latest and (event.time > state.decided_until or reopened):
+        changed = reopened
+        changed |= _advance(state, policy, min(event.time, decide))
         changed |= _apply(state, policy, stored)
         changed |= _advance(state, policy, decide)
         alerts = _emit(state, policy, now, stored) if changed else []
         return Outcome(alerts=passed + alerts, late_entry=late_entry, forward_to=forward_to)
     alerts = _rebuild(state, policy, decide, now, stored)
     return Outcome(alerts=passed + alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
+
+
+def _reopen_instant(state: CaseState, at: dt.datetime) -> bool:
+    """An event at exactly the latest decided instant, and after every other event: un-fire the
+    stages decided at that very instant, so the event is applied before them ("not later
+    than": an action at a stage's instant is in time) without rebuilding the case. They fire
+    again as soon as time passes them, unless the event stopped their clock. False, and the
+    case is rebuilt, when anything else was decided at that instant (an immediate rule, a
+    clock ruled out at a stage)."""
+    if any(record.at == at for record in state.immediates):
+        return False
+    reopen: list[Stage] = []
+    for clock in state.clocks.values():
+        if clock.status in ("running", "paused"):
+            reopen += [s for s in clock.current.stages if s.fired and s.at == at]
+        elif clock.status == "not_applicable" and clock.ended_at == at and clock.ended_by is None:
+            return False
+    for stage in reopen:
+        stage.fired = False
+    fired = [s.at for c in _all_clocks(state) for cycle in c.cycles for s in cycle.stages if s.fired]
+    state.decided_until = max([*fired, *(record.at for record in state.immediates)], default=EPOCH)
+    return True
 
 
 def event_identity(event: Event) -> str:
