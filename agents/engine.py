@@ -279,9 +279,14 @@ def _run_to(state: CaseState, policy: Policy, until: dt.datetime, now: dt.dateti
 
 
 def _decision_time(state: CaseState, now: dt.datetime, as_of: dt.datetime | None) -> dt.datetime:
+    """How far the case may be decided. Never back before what is already decided: a stage
+    fired at ``decided_until`` means time had passed that instant, so an unrelated record
+    stamped at that very instant must not un-decide it (and raise it again a microsecond
+    later); a record that stops its clock at that instant still retracts it."""
+    decided = state.decided_until + RESOLUTION if state.decided_until > EPOCH else EPOCH
     if as_of is None:
-        return now
-    return min(now, max(as_of, state.decided_until))
+        return max(now, decided)
+    return max(min(now, max(as_of, decided)), decided)
 
 
 def next_due(state: CaseState) -> dt.datetime | None:

@@ -154,6 +154,16 @@ def test_an_arrival_after_the_deadline_closes_the_breach_which_stands_and_says_h
     assert state.clocks[RULE].status == "met"
 
 
+def test_an_unrelated_record_at_a_fired_stage_instant_neither_retracts_nor_raises_it_again(policy: Policy) -> None:
+    state = child_waiting(policy)
+    (warning,) = tick(state, policy, T0 + H + S)
+    other = ev(cloudevent("CR-1", "custody.healthcare.requested", at=T0 + H, recorded=T0 + H))
+    outcome = process_event(state, other, policy, T0 + H + 2 * S, as_of=T0 + H)
+    assert outcome.alerts == [], "the warning stands: time had passed its instant"
+    assert tick(state, policy, T0 + H + 3 * S) == []
+    assert state.ledger[warning.alert_id].status == "firing"
+
+
 def test_an_arrival_at_the_deadline_instant_satisfies_the_warnings_and_no_breach_fires(policy: Policy) -> None:
     state = child_waiting(policy)
     tick(state, policy, T0 + 2 * H)
