@@ -38,10 +38,11 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from agents.durations import format_duration
 from agents.policy import Extension, Policy, Rule, Selector, all_hold
-from agents.wording import event_label, format_duration, lateness, local_time
+from agents.wording import lateness, local_time
 from alerts.model import Alert, AlertStatus, TimelineEntry, alert_id
-from streams.contract import Event
+from streams.contract import Event, event_label
 
 ClockStatus = Literal["running", "paused", "met", "cancelled", "not_applicable"]
 MAX_EVENTS: Final = 1000

@@ -294,10 +294,12 @@ class Selector:
 
     type: str
     when: tuple[Condition, ...] = ()
+    on_record: bool = field(init=False, default=False)
+    """Some condition reads the case's record around the event: worked out once here, not on
+    every match of every event."""
 
-    @property
-    def on_record(self) -> bool:
-        return any(c.on_record for c in self.when)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "on_record", any(c.on_record for c in self.when))
 
     def matches(self, event_type: str, facts: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
         return event_type == self.type and all_hold(self.when, facts, data)

@@ -48,10 +48,6 @@ GRADE = {
 KIND = {"deadline": "clock", "chain": "chain of deadlines", "immediate": "immediate: the event alone breaks it"}
 
 
-def _value(value: object) -> object:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 def _events(label: str, types: list[str]) -> str:
     return f"| {label} | {', '.join(f'`{t}`' for t in types)} |" if types else ""
 

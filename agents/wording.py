@@ -1,6 +1,6 @@
-"""How the engine speaks to people: London local time with the zone shown, plain words for
-event types, durations as people say them. Every time a person reads goes through here, so
-one alert never mixes UTC and BST."""
+"""How the engine speaks to people about time: London local time with the zone shown, and a
+"not later than" deadline in words. Every time a person reads goes through here, so one
+alert never mixes UTC and BST. (Event types in words: ``streams.contract.event_label``.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from agents.durations import format_duration
-from streams.contract import event_label
-
-__all__ = ["event_label", "format_duration", "lateness", "local_time"]
 
 
 def local_time(instant: dt.datetime, zone: ZoneInfo) -> str:

@@ -17,8 +17,8 @@ import msgspec
 from agents.engine import CaseState, event_detail
 from agents.policy import Policy
 from agents.stored_case import decode_case, payload
-from agents.wording import event_label
 from alerts.lifecycle import CLOSED, RECORD_DECODER, AlertRecord
+from streams.contract import event_label
 
 SEVERITY_RANK: Final = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 

@@ -53,6 +53,11 @@ def detained(age: int = 15) -> tuple[Any, ...]:
     return (0, "custody.detention.authorised", {"relevant_time": at(0), "age_years": age, "custody_suite": "SUITE-A"})
 
 
+def refused_bail(*then: tuple[Any, ...], until: float) -> Case:
+    """A child detained, charged at 5 h and refused bail, then ``then``."""
+    return Case([detained(), (5, "custody.charged", {"bail": "refused"}), *then], until=until)
+
+
 def review(hours: float, **data: Any) -> tuple[Any, ...]:
     full = {"mode": "in_person", "detainee_awake": True, "detainee_spoken_to": True, "reviewer_rank": "inspector"}
     return (hours, "custody.detention_review.completed", {**full, **data})
@@ -189,62 +194,24 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case([detained(age=30), (23, "custody.charged", {"bail": "granted"})], until=100),
     ),
     "custody.charged_child.transfer": (
-        Case([detained(), (5, "custody.charged", {"bail": "refused"})], until=10),
-        Case(
-            [
-                detained(),
-                (5, "custody.charged", {"bail": "refused"}),
-                (6, "custody.impracticability_certificate.issued", {"reason": "transport_unavailable"}),
-            ],
-            until=10,
-        ),
+        refused_bail(until=10),
+        refused_bail((6, "custody.impracticability_certificate.issued", {"reason": "transport_unavailable"}), until=10),
     ),
     "custody.charged_child.accommodation_request": (
-        Case([detained(), (5, "custody.charged", {"bail": "refused"})], until=7),
-        Case(
-            [
-                detained(),
-                (5, "custody.charged", {"bail": "refused"}),
-                (5.2, "custody.local_authority_accommodation.requested", {"secure": False}),
-            ],
-            until=7,
-        ),
+        refused_bail(until=7),
+        refused_bail((5.2, "custody.local_authority_accommodation.requested", {"secure": False}), until=7),
     ),
     "custody.charged_child.invalid_certificate": (
-        Case(
-            [
-                detained(),
-                (5, "custody.charged", {"bail": "refused"}),
-                (6, "custody.impracticability_certificate.issued", {"reason": "no_secure_accommodation"}),
-            ],
-            until=7,
+        refused_bail(
+            (6, "custody.impracticability_certificate.issued", {"reason": "no_secure_accommodation"}), until=7
         ),
-        Case(
-            [
-                detained(),
-                (5, "custody.charged", {"bail": "refused"}),
-                (6, "custody.impracticability_certificate.issued", {"reason": "travel_conditions"}),
-            ],
-            until=7,
-        ),
+        refused_bail((6, "custody.impracticability_certificate.issued", {"reason": "travel_conditions"}), until=7),
     ),
     "custody.charged_child.no_accommodation_offered": (
-        Case(
-            [
-                detained(),
-                (5, "custody.charged", {"bail": "refused"}),
-                (6, "custody.impracticability_certificate.issued", {"reason": "no_accommodation_offered"}),
-            ],
-            until=7,
+        refused_bail(
+            (6, "custody.impracticability_certificate.issued", {"reason": "no_accommodation_offered"}), until=7
         ),
-        Case(
-            [
-                detained(),
-                (5, "custody.charged", {"bail": "refused"}),
-                (6, "custody.local_authority_accommodation.transfer_completed", {}),
-            ],
-            until=12,
-        ),
+        refused_bail((6, "custody.local_authority_accommodation.transfer_completed", {}), until=12),
     ),
     "custody.childrens_social_care.notification": (
         Case([detained()], until=3),
