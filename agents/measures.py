@@ -1,28 +1,34 @@
-"""What a custody manager measures, read off a case as each event is applied. Pure.
+"""What a custody manager measures, read off a case as each event is applied, and where each
+child stands now. Pure.
 
 ``measure(state, event_id, event_type)`` returns the observations one event completes: an
 appropriate adult's arrival completes an AA wait, a release completes a detention, and so
 on. The shell feeds them to Prometheus histograms and counters (streams/metrics.py). Each
 event is applied once per case (repeated ids are dropped first), so each wait is counted
 once. Observations carry no case reference: only durations and bounded labels.
+
+``standing(state)`` says whether a case's child is in custody, in police protection or
+missing at high risk now: what the board's gauges count, cluster-wide.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 from agents.engine import CaseState, StoredEvent
 
 
+Measure = Literal["aa_wait", "hcp_wait", "child_detention", "child_review", "review_postponed", "police_protection"]
+
+
 class Observation(NamedTuple):
-    measure: str
-    """aa_wait, hcp_wait, child_detention, child_review, review_postponed or police_protection."""
+    measure: Measure
     seconds: float | None
     labels: tuple[str, ...] = ()
 
 
-ENDS: Final = {
+ENDS: Final[dict[str, tuple[Measure, str]]] = {
     "custody.appropriate_adult.arrived": ("aa_wait", "custody.appropriate_adult.requested"),
     "custody.healthcare.seen": ("hcp_wait", "custody.healthcare.requested"),
     "protection.police_protection.ended": ("police_protection", "protection.police_protection.initiated"),
@@ -67,3 +73,25 @@ def measure(state: CaseState, event_id: str, event_type: str) -> list[Observatio
         mode, awake = str(event.data.get("mode")), "awake" if event.data.get("detainee_awake") else "asleep"
         return [Observation("child_review", None, (mode, awake))]
     return []
+
+
+# ----------------------------------------------------------------------------- what is open now
+Standing = Literal["in_custody", "in_police_protection", "missing_at_high_risk"]
+"""Where a child stands now, as the custody managers' board counts it."""
+CUSTODY_LIMIT: Final = "custody.detention.limit"
+"""A child is in custody while this clock runs (from the relevant time to release or transfer)."""
+PROTECTION_LIMIT: Final = "protection.police_protection.limit"
+"""A child is in police protection while this clock runs (the 72 hours of CA 1989 s.46(6))."""
+
+
+def standing(state: CaseState) -> tuple[Standing, ...]:
+    running = {clock.rule_id for clock in state.clocks.values() if clock.live}
+    out: list[Standing] = []
+    if CUSTODY_LIMIT in running:
+        out.append("in_custody")
+    if PROTECTION_LIMIT in running:
+        out.append("in_police_protection")
+    types = {e.type for e in state.events}
+    if state.facts.get("risk_level") == "high" and "missing.child.reported" in types and "missing.child.found" not in types:
+        out.append("missing_at_high_risk")
+    return tuple(out)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from agents.alert import Alert
 from agents.engine import CaseState, new_case, next_due, process_event, tick
 from agents.policy import Policy
-from alerts.model import Alert
 from streams.contract import Event, domain_of
 
 

@@ -29,11 +29,11 @@ import faust
 import msgspec
 from faust.types import TP
 
+from agents.alert import ALERT_ENCODER, Alert
 from agents.due_index import DueIndex
 from agents.engine import new_case, next_due, process_event, tick
 from agents.measures import measure
 from agents.stored_case import decode_case, encode_case
-from alerts.model import ALERT_ENCODER, Alert
 from streams import deadletter, metrics, ticks
 from streams.app import RAW_TABLE, app, limits, policy, record_probe, settings
 from streams.contract import Domain

@@ -23,10 +23,14 @@ from typing import Any, Final
 
 import msgspec
 
+from alerts.config import Access
+
 
 class SessionRecord(msgspec.Struct, frozen=True):
     user: str
-    role: str
+    access: Access = msgspec.field(name="role")
+    """What the user may do, as configured when the session started. Stored under its earlier
+    name, so sessions recorded before the rename still decode."""
     started: dt.datetime
     expires: dt.datetime
     ended: bool = False
@@ -75,13 +79,13 @@ class AccessLog:
         else:
             self.used_links[name] = record
 
-    def session(self, session_id: str, now: dt.datetime, roles: Mapping[str, str]) -> SessionRecord | None:
+    def session(self, session_id: str, now: dt.datetime, access: Mapping[str, Access]) -> SessionRecord | None:
         """The live session, or None: unknown, signed out, expired, revoked, or its user removed
-        or given another role since it started (the configuration is the authority on roles)."""
+        or given other access since it started (the configuration is the authority on access)."""
         record = self.sessions.get(session_id)
         if record is None or record.ended or now >= record.expires:
             return None
-        if roles.get(record.user) != record.role:
+        if access.get(record.user) != record.access:
             return None
         revoked = self.revoked.get(record.user)
         if revoked is not None and record.started <= revoked:

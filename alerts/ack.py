@@ -28,7 +28,7 @@ from faust.web import Request, Response, View
 from alerts import auth
 from alerts.access import LinkUsed, record_key
 from alerts.dispatch import AckCommand, commands_channel
-from alerts.model import ALERT_ID
+from agents.alert import ALERT_ID
 from alerts.tokens import check_ack_token, user_for_bearer
 from streams.app import app, notify_config
 

@@ -6,8 +6,8 @@ variables, so rotating a key is adding a variable and a list entry, then removin
 Users' bearer tokens are stored as salted hashes only, and every signing key is checked at
 load: missing, short, placeholder or shared keys stop start-up (alerts/tokens.py).
 
-Without a file, the settings give a minimal configuration: the console, plus one generic
-receiver at ``WATCHKEEPER_WEBHOOK_URL`` if set, paged once per alert.
+Without a file, ``from_settings`` gives a minimal configuration: the console, plus one
+generic receiver at ``WATCHKEEPER_WEBHOOK_URL`` if set, paged once per alert.
 """
 
 from __future__ import annotations
@@ -19,19 +19,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
 
 from agents.durations import parse_duration
+from agents.vocabulary import Severity
 from alerts.tokens import WeakKeyError, check_key, is_credential
 
-if TYPE_CHECKING:
-    from watchkeeper.settings import Settings
-
 Format = Literal["generic", "slack", "teams", "pagerduty", "alertmanager"]
-Severity = Literal["info", "low", "medium", "high", "critical"]
 _MSGSPEC_PATH: Final = re.compile(r" - at `\$(.*)`$")
 
 
@@ -58,7 +55,7 @@ class _Tier(msgspec.Struct, forbid_unknown_fields=True):
     after: str = "0s"
 
 
-class _Policy(msgspec.Struct, forbid_unknown_fields=True):
+class _EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
     tiers: list[_Tier]
     repeat: int = 0
     """How many more times the whole ladder runs again if nobody acknowledges."""
@@ -81,15 +78,18 @@ class _Route(msgspec.Struct, forbid_unknown_fields=True):
     match: _Match = msgspec.field(default_factory=_Match)
 
 
-Role = Literal["viewer", "inspector", "admin"]
-"""viewer: sees the console. inspector: also acknowledges. admin: everything."""
+Access = Literal["viewer", "inspector", "admin"]
+"""What a person may do on the console and the ack API: a viewer sees the console, an inspector
+also acknowledges, an admin may also revoke sessions. (A *role* is something else: whom an
+escalation policy pages, such as the duty inspector.)"""
+ACCESS_LEVELS: Final[tuple[Access, ...]] = ("viewer", "inspector", "admin")
 
 
 class _User(msgspec.Struct, forbid_unknown_fields=True):
     user: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     token_hash: str
     """``sha256$<salt>$<digest>`` as printed by ``watchkeeper users add``; never the token."""
-    role: Role = "inspector"
+    access: Access = "inspector"
 
 
 class _Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,7 +100,7 @@ class _Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     receivers: dict[str, _Receiver]
     roles: dict[str, list[str]]
-    policies: dict[str, _Policy]
+    policies: dict[str, _EscalationPolicy]
     routes: list[_Route]
     fallback: str | None = None
     users: list[_User] = []
@@ -135,7 +135,10 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class Policy:
+class EscalationPolicy:
+    """Whom to page about an alert, by role, and when: the tiers of a ladder, run again if nobody
+    acknowledges. Routed when the alert is first raised (``NotifyConfig.route``)."""
+
     name: str
     tiers: tuple[Tier, ...]
     repeat: int = 0
@@ -158,10 +161,10 @@ class Policy:
 class Route:
     policy: str
     rules: tuple[str, ...] = ()
-    severities: tuple[str, ...] = ()
+    severities: tuple[Severity, ...] = ()
     areas: tuple[str, ...] = ()
 
-    def matches(self, rule_id: str, severity: str, area: str | None) -> bool:
+    def matches(self, rule_id: str, severity: Severity, area: str | None) -> bool:
         return (
             (not self.rules or any(fnmatch.fnmatchcase(rule_id, p) for p in self.rules))
             and (not self.severities or severity in self.severities)
@@ -173,12 +176,12 @@ class Route:
 class NotifyConfig:
     receivers: dict[str, Receiver]
     roles: dict[str, tuple[str, ...]]
-    policies: dict[str, Policy]
+    policies: dict[str, EscalationPolicy]
     routes: tuple[Route, ...]
     fallback: str | None = None
     user_credentials: dict[str, str] = field(default_factory=dict)
     """user -> stored credential of their bearer token (alerts/tokens.py)."""
-    user_roles: dict[str, str] = field(default_factory=dict)
+    user_access: dict[str, Access] = field(default_factory=dict)
     session_secret: bytes | None = None
     session_lifetime: dt.timedelta = dt.timedelta(hours=12)
     ack_link_secret: bytes | None = None
@@ -188,7 +191,7 @@ class NotifyConfig:
     heartbeat_receivers: tuple[str, ...] = ()
     source: str = "(settings)"
 
-    def route(self, rule_id: str, severity: str, area: str | None) -> Policy:
+    def route(self, rule_id: str, severity: Severity, area: str | None) -> EscalationPolicy:
         """The first route that matches; a config always ends with a catch-all (checked on load)."""
         for route in self.routes:
             if route.matches(rule_id, severity, area):
@@ -223,16 +226,22 @@ def _duration(text: str, where: str) -> dt.timedelta:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
+_REFUSED_USER_FIELDS: Final = {
+    "token_sha256": "hand-made token hashes are refused; make a token and its token_hash with "
+    "`watchkeeper users add NAME --access LEVEL`",
+    "role": "renamed 'access' (viewer, inspector or admin): a role is whom an escalation policy pages",
+}
+
+
+def _read(path: Path) -> _File:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for i, user in enumerate((raw or {}).get("users") or [] if isinstance(raw, dict) else []):
-            if isinstance(user, dict) and "token_sha256" in user:
-                raise ConfigError(
-                    f"{path}: field 'users[{i}].token_sha256': hand-made token hashes are refused; "
-                    "make a token and its token_hash with `watchkeeper users add NAME --role ROLE`"
-                )
-        file = msgspec.convert(raw, _File)
+        users = (raw or {}).get("users") or [] if isinstance(raw, dict) else []
+        for i, user in enumerate(users):
+            for name, why in _REFUSED_USER_FIELDS.items():
+                if isinstance(user, dict) and name in user:
+                    raise ConfigError(f"{path}: field 'users[{i}].{name}': {why}")
+        return msgspec.convert(raw, _File)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -242,7 +251,9 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
         where = f"{path}: field {found.group(1).lstrip('.')!r}" if found else str(path)
         message = str(exc)[: found.start()] if found else str(exc)
         raise ConfigError(f"{where}: {message}") from None
-    at = str(path)
+
+
+def _receivers(file: _File, at: str, environ: Mapping[str, str]) -> dict[str, Receiver]:
     receivers = {}
     for name, r in file.receivers.items():
         where = f"{at}: field 'receivers.{name}"
@@ -258,20 +269,32 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
         for name in names:
             if name not in receivers:
                 raise ConfigError(f"{at}: field 'roles.{role}': no receiver named {name!r}")
+    for name in (file.fallback, *(file.heartbeat.receivers if file.heartbeat else ())):
+        if name is not None and name not in receivers:
+            raise ConfigError(f"{at}: no receiver named {name!r} (fallback or heartbeat)")
+    return receivers
+
+
+def _escalation_policies(file: _File, at: str) -> dict[str, EscalationPolicy]:
     policies = {}
     for name, p in file.policies.items():
+        where = f"{at}: field 'policies.{name}"
         if not p.tiers:
-            raise ConfigError(f"{at}: field 'policies.{name}.tiers': a policy needs at least one tier")
+            raise ConfigError(f"{where}.tiers': a policy needs at least one tier")
         tiers = []
         for i, t in enumerate(p.tiers):
             if t.role not in file.roles:
-                raise ConfigError(f"{at}: field 'policies.{name}.tiers[{i}].role': no role named {t.role!r}")
-            tiers.append(Tier(t.role, _duration(t.after, f"{at}: field 'policies.{name}.tiers[{i}].after'")))
-        timeout = _duration(p.ack_timeout, f"{at}: field 'policies.{name}.ack_timeout'") if p.ack_timeout else None
-        again = _duration(p.repeat_after, f"{at}: field 'policies.{name}.repeat_after'")
+                raise ConfigError(f"{where}.tiers[{i}].role': no role named {t.role!r}")
+            tiers.append(Tier(t.role, _duration(t.after, f"{where}.tiers[{i}].after'")))
+        timeout = _duration(p.ack_timeout, f"{where}.ack_timeout'") if p.ack_timeout else None
+        again = _duration(p.repeat_after, f"{where}.repeat_after'")
         if p.repeat < 0:
-            raise ConfigError(f"{at}: field 'policies.{name}.repeat': must be zero or more")
-        policies[name] = Policy(name, tuple(tiers), p.repeat, again, p.ack_stops_escalation, timeout)
+            raise ConfigError(f"{where}.repeat': must be zero or more")
+        policies[name] = EscalationPolicy(name, tuple(tiers), p.repeat, again, p.ack_stops_escalation, timeout)
+    return policies
+
+
+def _routes(file: _File, policies: Mapping[str, EscalationPolicy], at: str) -> tuple[Route, ...]:
     routes = []
     for i, route in enumerate(file.routes):
         if route.policy not in policies:
@@ -280,14 +303,13 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
         routes.append(Route(route.policy, tuple(m.rule), tuple(m.severity), tuple(m.area)))
     if not routes or routes[-1].rules or routes[-1].severities or routes[-1].areas:
         raise ConfigError(f"{at}: field 'routes': the last route must match everything, so no alert goes unrouted")
-    for name in (file.fallback, *(file.heartbeat.receivers if file.heartbeat else ())):
-        if name is not None and name not in receivers:
-            raise ConfigError(f"{at}: no receiver named {name!r} (fallback or heartbeat)")
-    for i, u in enumerate(file.users):
-        if not is_credential(u.token_hash):
-            raise ConfigError(f"{at}: field 'users[{i}].token_hash': not a credential made by `watchkeeper users add`")
-    if len({u.user for u in file.users}) != len(file.users):
-        raise ConfigError(f"{at}: field 'users': a user is listed twice")
+    return tuple(routes)
+
+
+def _signing_keys(
+    file: _File, receivers: Mapping[str, Receiver], at: str, environ: Mapping[str, str]
+) -> tuple[bytes | None, bytes | None]:
+    """(session key, ack-link key): each checked, and never the same key as another job's."""
     webhook_keys = {s.encode() for r in receivers.values() for s in r.secrets}
     link_key = _key(file.ack_link_secret, f"{at}: field 'ack_link_secret'", environ) if file.ack_link_secret else None
     session_key = (
@@ -299,25 +321,54 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
         raise ConfigError(f"{at}: field 'session_secret': must differ from ack_link_secret (one key, one job)")
     if webhook_keys & {session_key, link_key}:
         raise ConfigError(f"{at}: a receiver's webhook secret is also the session or ack-link key: use separate keys")
+    return session_key, link_key
+
+
+def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
+    file, at = _read(path), str(path)
+    receivers = _receivers(file, at, environ)
+    policies = _escalation_policies(file, at)
+    routes = _routes(file, policies, at)
+    for i, u in enumerate(file.users):
+        if not is_credential(u.token_hash):
+            raise ConfigError(f"{at}: field 'users[{i}].token_hash': not a credential made by `watchkeeper users add`")
+    if len({u.user for u in file.users}) != len(file.users):
+        raise ConfigError(f"{at}: field 'users': a user is listed twice")
+    session_key, link_key = _signing_keys(file, receivers, at, environ)
+    heartbeat = file.heartbeat
     return NotifyConfig(
         receivers=receivers,
         roles={role: tuple(names) for role, names in file.roles.items()},
         policies=policies,
-        routes=tuple(routes),
+        routes=routes,
         fallback=file.fallback,
         user_credentials={u.user: u.token_hash for u in file.users},
-        user_roles={u.user: u.role for u in file.users},
+        user_access={u.user: u.access for u in file.users},
         session_secret=session_key,
         session_lifetime=dt.timedelta(hours=file.session_hours),
         ack_link_secret=link_key,
         ack_link_ttl=_duration(file.ack_link_ttl, f"{at}: field 'ack_link_ttl'"),
         public_url=file.public_url.rstrip("/"),
-        heartbeat_interval=_duration(file.heartbeat.interval, f"{at}: field 'heartbeat.interval'")
-        if file.heartbeat
-        else None,
-        heartbeat_receivers=tuple(file.heartbeat.receivers) if file.heartbeat else (),
+        heartbeat_interval=_duration(heartbeat.interval, f"{at}: field 'heartbeat.interval'") if heartbeat else None,
+        heartbeat_receivers=tuple(heartbeat.receivers) if heartbeat else (),
         source=at,
     )
+
+
+def _console_users(console_users: str) -> list[tuple[str, Access, str]]:
+    """``user:access:credential`` entries, comma-separated (``WATCHKEEPER_CONSOLE_USERS``)."""
+    users: list[tuple[str, Access, str]] = []
+    for entry in console_users.split(","):
+        if not entry.strip():
+            continue
+        parts = entry.strip().split(":")
+        if len(parts) != 3 or parts[1] not in ACCESS_LEVELS or not is_credential(parts[2]):
+            raise ConfigError(
+                "WATCHKEEPER_CONSOLE_USERS: each entry is user:viewer|inspector|admin:credential "
+                "(from `watchkeeper users add`)"
+            )
+        users.append((parts[0], parts[1], parts[2]))
+    return users
 
 
 def from_settings(
@@ -329,20 +380,14 @@ def from_settings(
 ) -> NotifyConfig:
     """No notification file: the console, and one generic receiver if a URL is set.
 
-    ``console_users`` is ``user:role:credential`` entries, comma-separated
+    ``console_users`` is ``user:access:credential`` entries, comma-separated
     (``WATCHKEEPER_CONSOLE_USERS``, credentials from ``watchkeeper users add``), for a
     deployment without a notification file; they need ``WATCHKEEPER_SESSION_SECRET``."""
     secrets = (secret,) if secret else ()
     receivers = {"webhook": Receiver("webhook", webhook_url, "generic", secrets)} if webhook_url else {}
     if fallback_url:
         receivers["fallback"] = Receiver("fallback", fallback_url, "generic", secrets)
-    users = [entry.strip().split(":") for entry in console_users.split(",") if entry.strip()]
-    for parts in users:
-        if len(parts) != 3 or parts[1] not in ("viewer", "inspector", "admin") or not is_credential(parts[2]):
-            raise ConfigError(
-                "WATCHKEEPER_CONSOLE_USERS: each entry is user:viewer|inspector|admin:credential "
-                "(from `watchkeeper users add`)"
-            )
+    users = _console_users(console_users)
     session_key = None
     if users or session_secret:
         try:
@@ -353,24 +398,11 @@ def from_settings(
         receivers=receivers,
         roles={"on_call": tuple(name for name in receivers if name != "fallback")},
         fallback="fallback" if fallback_url else None,
-        policies={"default": Policy("default", (Tier("on_call", dt.timedelta(0)),))},
+        policies={"default": EscalationPolicy("default", (Tier("on_call", dt.timedelta(0)),))},
         routes=(Route("default"),),
         user_credentials={user: credential for user, _, credential in users},
-        user_roles={user: role for user, role, _ in users},
+        user_access={user: access for user, access, _ in users},
         session_secret=session_key,
-    )
-
-
-def for_settings(settings: Settings) -> NotifyConfig:
-    """The notification file if ``WATCHKEEPER_NOTIFY`` names one, else the settings' minimal one."""
-    if settings.notify:
-        return load(settings.notify)
-    return from_settings(
-        settings.webhook_url,
-        settings.webhook_secret,
-        settings.console_users,
-        settings.session_secret,
-        settings.webhook_fallback_url,
     )
 
 

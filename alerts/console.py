@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from agents.durations import format_duration
-from alerts.model import Alert
+from agents.alert import Alert
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -32,7 +32,7 @@ from alerts import lifecycle
 from alerts.config import NotifyConfig, Receiver
 from alerts.console import format_line
 from alerts.lifecycle import RECORD_DECODER, RECORD_ENCODER, AlertRecord, Changes
-from alerts.model import ALERT_DECODER, ALERT_ID, Alert
+from agents.alert import ALERT_DECODER, ALERT_ID, Alert
 from alerts.tokens import ack_token
 from streams import deadletter, metrics, ticks
 from streams.app import RAW_TABLE, app, notify_config, settings

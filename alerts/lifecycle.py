@@ -21,8 +21,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from alerts.config import NotifyConfig, Policy
-from alerts.model import Alert
+from alerts.config import EscalationPolicy, NotifyConfig
+from agents.alert import Alert
 
 State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted"]
 Action = Literal["trigger", "acknowledge", "resolve"]
@@ -43,14 +43,17 @@ class Step(msgspec.Struct, array_like=True):
     """Seconds after the alert was raised."""
 
 
-class PolicySnapshot(msgspec.Struct):
+class EscalationSnapshot(msgspec.Struct):
+    """The escalation policy routed when the alert was raised, as it was then: it stays with the
+    alert even if the configuration changes."""
+
     name: str
     steps: list[Step]
     ack_stops_escalation: bool
     ack_timeout: float | None
 
     @classmethod
-    def of(cls, policy: Policy) -> PolicySnapshot:
+    def of(cls, policy: EscalationPolicy) -> EscalationSnapshot:
         steps = [Step(key, role, offset.total_seconds()) for key, role, offset in policy.steps()]
         timeout = policy.ack_timeout.total_seconds() if policy.ack_timeout else None
         return cls(policy.name, steps, policy.ack_stops_escalation, timeout)
@@ -82,7 +85,8 @@ class Notification(msgspec.Struct, frozen=True):
 class AlertRecord(msgspec.Struct):
     alert: Alert
     state: State
-    policy: PolicySnapshot
+    escalation: EscalationSnapshot = msgspec.field(name="policy")
+    """Stored under its earlier name, so records written before the rename still decode."""
     raised_at: dt.datetime
     done: list[str] = []
     """Escalation steps already notified."""
@@ -114,9 +118,9 @@ def on_alert(
     if record is None:
         if alert.status != "firing":
             return None, out  # closing an alert never raised here (raised before this layer existed)
-        policy = PolicySnapshot.of(config.route(alert.rule_id, alert.severity, alert.area))
-        record = AlertRecord(alert=alert, state="raised", policy=policy, raised_at=now)
-        _transition(record, out, "raised", now, "watchkeeper", f"{alert.stage} raised; policy {policy.name}")
+        escalation = EscalationSnapshot.of(config.route(alert.rule_id, alert.severity, alert.area))
+        record = AlertRecord(alert=alert, state="raised", escalation=escalation, raised_at=now)
+        _transition(record, out, "raised", now, "watchkeeper", f"{alert.stage} raised; policy {escalation.name}")
         _escalate(record, out, now)
         return record, out
     record.alert = alert
@@ -171,7 +175,7 @@ def next_due(record: AlertRecord) -> dt.datetime | None:
     expires = _ack_expires(record)
     times = [expires] if expires is not None else []
     if _escalating(record):
-        pending = [s for s in record.policy.steps if s.key not in record.done]
+        pending = [s for s in record.escalation.steps if s.key not in record.done]
         if pending:
             times.append(record.raised_at + dt.timedelta(seconds=pending[0].offset))
     return min(times, default=None)
@@ -179,20 +183,20 @@ def next_due(record: AlertRecord) -> dt.datetime | None:
 
 # ============================================================================= internals
 def _ack_expires(record: AlertRecord) -> dt.datetime | None:
-    timeout = record.policy.ack_timeout
+    timeout = record.escalation.ack_timeout
     if record.state != "acknowledged" or timeout is None or record.acked_at is None:
         return None
     return record.acked_at + dt.timedelta(seconds=timeout)
 
 
 def _escalating(record: AlertRecord) -> bool:
-    return record.state == "raised" or (record.state == "acknowledged" and not record.policy.ack_stops_escalation)
+    return record.state == "raised" or (record.state == "acknowledged" and not record.escalation.ack_stops_escalation)
 
 
 def _escalate(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
     if not _escalating(record):
         return
-    for step in record.policy.steps:
+    for step in record.escalation.steps:
         if step.key in record.done or record.raised_at + dt.timedelta(seconds=step.offset) > now:
             continue
         record.done.append(step.key)

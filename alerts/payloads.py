@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 
 from alerts.config import Receiver
 from alerts.console import london, what_happened
-from alerts.model import Alert
+from agents.alert import Alert
 
 ALLOWED: Final = (
     "alert_id",

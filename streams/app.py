@@ -13,7 +13,7 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
-from agents.policy import DEFAULT_PACKS, Policy, load_policy
+from agents.policy import Policy, load_policy
 from alerts.config import NotifyConfig, for_settings
 from streams import web_guard
 from streams.contract import DOMAINS
@@ -28,7 +28,7 @@ serializers from key_type/value_type (bytes → raw) and ignores ``schema`` for 
 Schema alone writes and recovers the changelog as JSON and recovery fails after a restart."""
 
 settings: Settings = Settings.from_env()
-policy: Policy = load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)
+policy: Policy = load_policy(settings.policy or None, settings.policy_overrides)
 limits: InputLimits = input_limits(settings)
 notify_config: NotifyConfig = for_settings(settings)
 

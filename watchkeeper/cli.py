@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from watchkeeper.settings import Settings, SettingsError, settings_help
 
 if TYPE_CHECKING:
-    from alerts.model import Alert
+    from agents.alert import Alert
     from streams.contract import Event
     from streams.validation import InputLimits
 
@@ -52,11 +52,11 @@ def read_events(path: Path, *, now: dt.datetime, limits: InputLimits) -> tuple[l
 def cmd_worker(args: argparse.Namespace) -> int:
     import faust
 
-    from agents.policy import DEFAULT_PACKS, load_policy
+    from agents.policy import load_policy
     from streams.topics import ensure_topics
 
     settings = Settings.from_env()
-    load_policy(settings.policy or DEFAULT_PACKS, settings.policy_overrides)  # configuration errors before Kafka
+    load_policy(settings.policy or None, settings.policy_overrides)  # configuration errors before Kafka
     from alerts.config import for_settings
 
     for_settings(settings)  # keys and users are checked before Kafka too: a placeholder key stops start-up here
@@ -249,12 +249,12 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from agents.durations import parse_duration
-    from agents.policy import DEFAULT_PACKS, load_policy
+    from agents.policy import load_policy
     from agents.replay import Replay, Summary
-    from alerts.model import ALERT_ENCODER
+    from agents.alert import ALERT_ENCODER
     from streams.validation import input_limits
 
-    policy = load_policy(args.policy or DEFAULT_PACKS, args.overrides)
+    policy = load_policy(args.policy or None, args.overrides)
     # Replay has no "now" of its own: any event time is accepted, however far ahead.
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
     events, invalid = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
 
+from agents.policy import Policy, load_policy
+
 T = TypeVar("T")
 
 
@@ -368,6 +370,12 @@ class Settings:
                 "debug, info, warning or error",
             ),
         )
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The policy a worker with these settings runs: its packs (the built-in ones by default)
+    and its force overrides."""
+    return load_policy(settings.policy or None, settings.policy_overrides)
 
 
 def settings_help() -> str:

@@ -1,32 +1,33 @@
 """The console's read model: what the board, the clocks view and the case view show. Pure.
 
-Built from the same records the agents keep in their tables (case states and alert
-records), as read from the tables' changelogs: ``Board.apply_case`` and ``Board.apply_alert``
-take a key and the stored bytes (None for a deletion) and return what changed, so the
-web layer can push it to browsers. Only pseudonymous references, areas, rule texts and
-times appear: a case state holds no more, by contract.
+Built from the same records the agents keep in their tables (case states, alert records and
+pending deliveries), as the feed reads them from the tables' changelogs: ``Board.apply_case``,
+``Board.apply_alert`` and ``Board.apply_delivery`` take a key and the decoded record (None for
+a deletion) and say what changed, so the web layer can push it to browsers. Only pseudonymous
+references, areas, rule texts and times appear: a case state holds no more, by contract.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
-from agents.engine import CaseState, event_detail
+from agents.engine import CaseState, area_of, child_of, event_detail, running_clocks
+from agents.engine.state import ClockStatus
+from agents.measures import Standing, standing
 from agents.policy import Policy
-from agents.stored_case import decode_case, payload
-from alerts.lifecycle import CLOSED, RECORD_DECODER, AlertRecord
+from agents.vocabulary import SEVERITIES, Grade, Severity, StageKind
+from alerts.lifecycle import CLOSED, AlertRecord, State, Transition
+from alerts.messages import Job
 from streams.contract import event_label
-
-SEVERITY_RANK: Final = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
 class ClockView(msgspec.Struct, frozen=True):
     rule_id: str
     title: str
-    status: str
+    status: ClockStatus
     started_at: dt.datetime
     deadline: dt.datetime
     next_stage: str | None
@@ -56,14 +57,7 @@ class CaseView(msgspec.Struct, frozen=True):
     timeline: tuple[TimelineView, ...]
     rules: dict[str, dict[str, str]]
     """rule id -> title, explanation, legal basis: for every clock and alert of the case."""
-    high_risk_missing: bool = False
-
-
-class Transition(msgspec.Struct, frozen=True):
-    state: str
-    at: dt.datetime
-    by: str
-    reason: str
+    standing: tuple[Standing, ...] = ()
 
 
 class AlertView(msgspec.Struct, frozen=True):
@@ -73,9 +67,9 @@ class AlertView(msgspec.Struct, frozen=True):
     case: str
     domain: str
     area: str | None
-    stage: str
-    severity: str
-    state: str
+    stage: StageKind
+    severity: Severity
+    state: State
     deadline: dt.datetime
     raised_at: dt.datetime
     action: str
@@ -85,7 +79,7 @@ class AlertView(msgspec.Struct, frozen=True):
     history: tuple[Transition, ...]
     reason: str = ""
     """The engine's latest word on it: what happened, how overdue, or how it ended."""
-    grade: str = ""
+    grade: Grade = "local_standard"
     immediate: bool = False
     """A record that breaks the rule by itself: no deadline to count down to."""
 
@@ -93,50 +87,47 @@ class AlertView(msgspec.Struct, frozen=True):
 def case_view(state: CaseState, policy: Policy) -> CaseView:
     clocks = []
     rules: dict[str, dict[str, str]] = {}
-    for clock in state.clocks.values():
+    for clock in running_clocks(state):
         rule = policy.rule(clock.rule_id)
-        if clock.status not in ("running", "paused") or rule is None:
+        if rule is None:
             continue
-        pending = [s for s in clock.current.stages if not s.fired]
         clocks.append(
             ClockView(
                 rule.id,
                 rule.title,
                 clock.status,
-                clock.anchor,
-                clock.current.due,
-                pending[0].name if pending else None,
-                pending[0].at if pending else None,
+                clock.started_at,
+                clock.deadline,
+                clock.next_stage,
+                clock.next_stage_at,
                 rule.legal_basis,
                 rule.is_local_standard,
             )
         )
         rules[rule.id] = {"title": rule.title, "explanation": rule.explanation, "legal_basis": rule.legal_basis}
     clocks.sort(key=lambda c: c.deadline)
-    area = next((str(state.facts[k]) for k in ("custody_suite", "area") if isinstance(state.facts.get(k), str)), None)
-    child = state.facts.get("child_ref")
     timeline = tuple(
         TimelineView(e.type, e.time, e.recordedtime, e.late, event_label(e.type), event_detail(e)) for e in state.events
     )
-    missing = state.facts.get("risk_level") == "high" and any(e.type == "missing.child.reported" for e in state.events)
-    found = any(e.type == "missing.child.found" for e in state.events)
-    who = str(child) if child else state.case
-    return CaseView(state.case, who, state.domain, area, tuple(clocks), timeline, rules, missing and not found)
+    area = area_of(state.facts)
+    return CaseView(state.case, child_of(state), state.domain, area, tuple(clocks), timeline, rules, standing(state))
 
 
 def alert_view(record: AlertRecord) -> AlertView:
     a = record.alert
-    history = tuple(Transition(t.state, t.at, t.by, t.reason) for t in record.history)
     return AlertView(
         a.alert_id, a.rule_id, a.rule_title, a.case, a.domain, a.area, a.stage, a.severity, record.state,
-        a.deadline, a.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, history,
+        a.deadline, a.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, tuple(record.history),
         a.reason, a.grade, a.target == "immediate",
     )  # fmt: skip
 
 
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
 def urgency(alert: AlertView) -> tuple[Any, ...]:
     """Open before closed, breaches before warnings, then the most severe, then the earliest deadline."""
-    return (alert.state in CLOSED, alert.stage != "breach", SEVERITY_RANK.get(alert.severity, 9), alert.deadline)
+    return (alert.state in CLOSED, alert.stage != "breach", _SEVERITY_RANK[alert.severity], alert.deadline)
 
 
 class DeliveryView(msgspec.Struct, frozen=True):
@@ -161,15 +152,12 @@ class Board:
         self.deliveries: dict[str, tuple[str, str, dt.datetime]] = {}
         """webhook-id -> (receiver, case, when the job was queued), while it is pending."""
 
-    def apply_delivery(self, raw: bytes | None, key: str, queued_at: dt.datetime) -> bool:
-        """A pending job recorded (``raw``) or finished (a tombstone); True if the board changed."""
-        if raw is None:
+    def apply_delivery(self, key: str, job: Job | None, queued_at: dt.datetime) -> bool:
+        """A pending job recorded, or finished (``None``: its entry was deleted); True if the board changed."""
+        if job is None:
             return self.deliveries.pop(key, None) is not None
-        job = msgspec.json.decode(raw)
-        if not isinstance(job, dict) or not isinstance(job.get("alert"), dict):
-            return False
         first = self.deliveries.get(key, (None, None, queued_at))[2]
-        self.deliveries[key] = (str(job.get("receiver")), str(job["alert"].get("case")), first)
+        self.deliveries[key] = (job.receiver, job.alert.case, first)
         return True
 
     def failing_deliveries(self, now: dt.datetime) -> list[DeliveryView]:
@@ -184,9 +172,9 @@ class Board:
         ]
         return sorted(views, key=lambda v: v.oldest)
 
-    def apply_case(self, raw: bytes | None, key: str) -> CaseView | str | None:
+    def apply_case(self, key: str, state: CaseState | None) -> CaseView | str | None:
         """The new view of the case, its key if it left the board, or None if nothing changed."""
-        view = case_view(decode_case(raw), self.policy) if raw is not None else None
+        view = case_view(state, self.policy) if state is not None else None
         alerted = any(a.case == key for a in self.alerts.values())
         if view is None or (not view.clocks and not alerted):
             return key if self.cases.pop(key, None) is not None else None
@@ -195,10 +183,10 @@ class Board:
         self.cases[key] = view
         return view
 
-    def apply_alert(self, raw: bytes | None, key: str) -> AlertView | None:
-        if raw is None:
+    def apply_alert(self, key: str, record: AlertRecord | None) -> AlertView | None:
+        if record is None:
             return None
-        view = alert_view(RECORD_DECODER.decode(payload(raw)))
+        view = alert_view(record)
         if self.alerts.get(key) == view:
             return None
         self.alerts[key] = view
@@ -224,12 +212,12 @@ class Board:
             groups.setdefault(view.child, []).append(view)
         out = []
         for child, cases in groups.items():
-            cases = [v for v in cases if v.clocks]
-            if not cases:
+            running = [v for v in cases if v.clocks]
+            if not running:
                 continue
-            tightest = min(c.deadline for v in cases for c in v.clocks)
+            tightest = min(c.deadline for v in running for c in v.clocks)
             out.append(
-                {"child": child, "tightest": tightest, "cases": sorted(cases, key=lambda v: v.clocks[0].deadline)}
+                {"child": child, "tightest": tightest, "cases": sorted(running, key=lambda v: v.clocks[0].deadline)}
             )
         return sorted(out, key=lambda g: g["tightest"])
 
@@ -249,14 +237,13 @@ def measures(board: Board) -> list[tuple[str, str, int]]:
         counts[(measure, key)] = counts.get((measure, key), 0) + 1
 
     for view in board.cases.values():
-        rules = {c.rule_id for c in view.clocks}
-        for rule in rules:
+        for rule in {c.rule_id for c in view.clocks}:
             add("open_clocks", rule)
-        if "custody.detention.limit" in rules:
+        if "in_custody" in view.standing:
             add("children_in_custody", view.area or "none")
-        if "protection.police_protection.limit" in rules:
+        if "in_police_protection" in view.standing:
             add("police_protection_active", "all")
-        if view.high_risk_missing:
+        if "missing_at_high_risk" in view.standing:
             add("high_risk_missing_open", "all")
     for alert in board.open_alerts():
         add("open_alerts", alert.severity)

@@ -32,7 +32,7 @@ from alerts.access import SessionRecord
 from alerts.ack import record_ack, too_many
 from alerts.board.feed import follow
 from alerts.board.view import Board, measures
-from alerts.model import ALERT_ID
+from agents.alert import ALERT_ID
 from alerts.tokens import user_for_token
 from streams import metrics
 from streams.app import aiokafka_options, app, notify_config, policy, settings

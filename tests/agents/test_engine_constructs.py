@@ -13,7 +13,7 @@ import pytest
 
 from agents.engine import new_case, next_due, process_event, tick
 from agents.policy import Policy, load_policy
-from alerts.model import Alert
+from agents.alert import Alert
 from streams.validation import Event, decode_event
 from tests.conftest import cloudevent
 

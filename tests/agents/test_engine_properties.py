@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from agents.engine import new_case, process_event, tick
 from agents.policy import Policy, load_policy
-from alerts.model import Alert, alert_id
+from agents.alert import Alert, alert_id
 from streams.validation import Event, decode_event
 from tests.conftest import cloudevent
 

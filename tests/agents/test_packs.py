@@ -16,7 +16,7 @@ import pytest
 
 from agents.policy import Policy, load_policy
 from agents.replay import replay
-from alerts.model import Alert
+from agents.alert import Alert
 from streams.validation import Event, decode_event
 from tests.conftest import REPO, T0, cloudevent
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from agents.durations import format_duration, parse_duration
-from agents.policy import PACKS_DIR, PolicyError, load_policy, load_policy_from_env
+from agents.policy import PACKS_DIR, PolicyError, load_policy
 from tests.conftest import REPO
+from watchkeeper.settings import Settings, policy_of
 
 RULE = "custody.appropriate_adult.arrival"
 CUSTODY_PACK = PACKS_DIR / "custody.yaml"
@@ -42,7 +43,7 @@ def test_the_example_force_file_overrides_without_editing_the_pack() -> None:
 
 def test_settings_point_at_override_files(tmp_path: Path) -> None:
     override = write(tmp_path, "o.yaml", f"force: x\noverrides:\n  {RULE}:\n    target: 7s\n")
-    policy = load_policy_from_env({"WATCHKEEPER_POLICY_OVERRIDES": str(override)})
+    policy = policy_of(Settings.from_env({"WATCHKEEPER_POLICY_OVERRIDES": str(override)}))
     assert policy.rule(RULE).target == dt.timedelta(seconds=7)  # type: ignore[union-attr]
 
 
@@ -146,7 +147,7 @@ def test_two_packs_with_different_calendars_are_an_error(tmp_path: Path) -> None
 
 
 def test_settings_can_name_several_packs(tmp_path: Path) -> None:
-    policy = load_policy_from_env({"WATCHKEEPER_POLICY": f"{CUSTODY_PACK}:{PACKS_DIR / 'missing.yaml'}"})
+    policy = policy_of(Settings.from_env({"WATCHKEEPER_POLICY": f"{CUSTODY_PACK}:{PACKS_DIR / 'missing.yaml'}"}))
     assert {r.domain for r in policy.rules} == {"custody", "incidents"}
     assert policy.rule("protection.police_protection.limit") is None
 

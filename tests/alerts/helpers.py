@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 
 from alerts.config import NotifyConfig, load
-from alerts.model import Alert
+from agents.alert import Alert
 from tests.conftest import T0
 
 SECRET_OLD = "whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWtleQ=="
@@ -33,6 +33,7 @@ def alert(
         rule_title="Appropriate adult requested but not arrived",
         legal_basis="local standard",
         local_standard=True,
+        grade="local_standard",
         domain="custody",
         case="CR-1",
         area="SUITE-A",

@@ -10,7 +10,7 @@ from agents.policy import load_policy
 from agents.stored_case import encode_case, with_header
 from alerts.board.view import Board
 from alerts.lifecycle import RECORD_ENCODER, AlertRecord, PolicySnapshot
-from alerts.model import Alert
+from agents.alert import Alert
 from streams.validation import Event, decode_event
 from tests.alerts.helpers import alert
 from tests.conftest import T0, cloudevent, detention

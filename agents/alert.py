@@ -1,4 +1,4 @@
-"""The alert as it travels on the alerts topic and to receivers.
+"""The alert: the engine's output, as it travels on the alerts topic and on to receivers.
 
 An alert explains itself: rule and version, legal basis (or "local standard"), the timeline
 that led to it with event and recorded times, the deadline and how overdue it is, and what
@@ -14,19 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
-ALERT_NAMESPACE: Final = uuid.UUID("3c4bdf0e-8f0f-4c55-9d8a-2f1f8b2a8c11")
+from agents.vocabulary import AlertStatus, Grade, Severity, StageKind
 
-Stage = Literal["warning", "breach"]
-AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "closed", "retracted"]
-"""firing: raised. updated: its deadline moved (a pause, a resumption). satisfied: the required
-action was recorded in time (at the deadline instant included). cleared: the clock ended or
-moved before its deadline passed. closed: the deadline was breached and the clock has since
-ended (the action taken late, custody ended in breach): the breach stands, and the reason
-says how it ended. retracted: the complete records show it never happened, and say why."""
+ALERT_NAMESPACE: Final = uuid.UUID("3c4bdf0e-8f0f-4c55-9d8a-2f1f8b2a8c11")
 
 
 ALERT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -58,16 +52,16 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     revision: int
     """Bumps with each status change of this alert: (alert_id, revision) is unique per message."""
     status: AlertStatus
-    stage: Stage
+    stage: StageKind
     stage_name: str
-    severity: str
+    """The stage within its deadline: ``warning-1``, ``warning-2``, …, ``breach``."""
+    severity: Severity
     rule_id: str
     rule_version: int
     rule_title: str
     legal_basis: str
     local_standard: bool
-    grade: str = ""
-    """statute, code_of_practice, guidance or local_standard: how binding the legal basis is."""
+    grade: Grade
     domain: str
     case: str
     area: str | None

@@ -1,0 +1,221 @@
+"""Emitting: diff what is justified now against the ledger of what was said, and say the difference.
+
+- a stage fired and never said (or said and retracted): raise it (only the latest of a
+  deadline's stages that fired at once; the earlier ones are ``superseded``);
+- a stage said that no longer fires on the complete records: retract it, naming the record;
+- an open alert of a deadline that is no longer live: close it (``satisfied``, ``cleared``
+  or ``closed``, the breach standing);
+- an open alert whose deadline moved (a pause, a resumption): update it;
+- an immediate breach never said: raise it;
+- an alert said of a clock that no longer exists: retract it.
+
+Every alert is written with the words of ``wording.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from agents.alert import Alert
+from agents.engine import wording
+from agents.engine.state import (
+    CaseState,
+    Clock,
+    Cycle,
+    LedgerEntry,
+    LedgerStatus,
+    Stage,
+    StoredEvent,
+    all_clocks,
+    area_of,
+    find_event,
+    stage_kind,
+)
+from agents.policy import Policy, Rule
+from agents.vocabulary import AlertStatus
+
+OPEN: Final = frozenset({"firing", "updated"})
+SAID: Final = frozenset({"firing", "updated", "satisfied", "cleared", "closed"})
+_CLEARED_BY: Final[dict[wording.Ending, AlertStatus]] = {
+    "extended": "cleared",
+    "ruled_out": "cleared",
+    "action": "satisfied",
+    "ended": "cleared",
+}
+"""How an unbreached deadline's alerts close, by how its clock ended."""
+
+
+def emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent | None) -> list[Alert]:
+    """The alerts that bring what was said in line with what the case justifies at ``now``.
+
+    ``trigger`` is the record being applied, if any: a retraction or an update names it."""
+    return _Emission(state, policy, now, trigger).run()
+
+
+@dataclass
+class _Emission:
+    state: CaseState
+    policy: Policy
+    now: dt.datetime
+    trigger: StoredEvent | None
+    out: list[Alert] = field(default_factory=list)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.policy.calendar.zone
+
+    def run(self) -> list[Alert]:
+        present: set[str] = set()
+        for clock in all_clocks(self.state):
+            rule = self.policy.rule(clock.rule_id)
+            if rule is None:
+                continue
+            for cycle in clock.cycles:
+                present.update(s.alert_id for s in cycle.stages)
+                self._cycle(rule, clock, cycle, live=cycle is clock.current and clock.live)
+        for record in self.state.immediates:
+            present.add(record.alert_id)
+            rule = self.policy.rule(record.rule_id)
+            sent = self.state.ledger.get(record.alert_id)
+            if rule is not None and (sent is None or sent.status == "retracted"):
+                context = LedgerEntry(
+                    "firing", 0, rule.id, record.rule_version, "breach", record.at, record.at, record.at
+                )
+                reason = wording.immediate_reason(self.state, rule, record, self.zone)
+                self.say(rule, record.alert_id, context, "firing", reason)
+        for aid, sent in list(self.state.ledger.items()):  # said before, no longer part of any clock
+            if aid not in present and sent.status in SAID and (rule := self.policy.rule(sent.rule_id)) is not None:
+                reason = wording.retraction_reason(sent.stage_name, sent.stage_at, self.trigger, self.zone)
+                self.say(rule, aid, sent, "retracted", reason)
+        return self.out
+
+    def _status(self, stage: Stage) -> LedgerStatus | None:
+        sent = self.state.ledger.get(stage.alert_id)
+        return sent.status if sent is not None else None
+
+    def _cycle(self, rule: Rule, clock: Clock, cycle: Cycle, *, live: bool) -> None:
+        self._raise_pending(rule, clock, cycle)
+        for stage in cycle.stages:
+            sent = self.state.ledger.get(stage.alert_id)
+            if sent is not None and sent.status in SAID:
+                self._follow_up(rule, clock, cycle, stage, sent, live=live)
+
+    def _raise_pending(self, rule: Rule, clock: Clock, cycle: Cycle) -> None:
+        """Raise the latest stage that fired and was never said, unless a later one was said."""
+        pending = [s for s in cycle.stages if s.fired and self._status(s) in (None, "retracted")]
+        if not pending or any(self._status(s) in SAID for s in cycle.stages if s.offset > pending[-1].offset):
+            return
+        latest = pending[-1]
+        for stage in pending[:-1]:
+            self.state.ledger[stage.alert_id] = _context(rule, clock, cycle, stage, "superseded")
+        reason = wording.firing_reason(self.state, rule, clock, cycle, latest, self.now, self.zone)
+        hindsight = wording.hindsight(self.state, latest, self.now, self.zone)
+        self.say(rule, latest.alert_id, _context(rule, clock, cycle, latest), "firing", reason, hindsight)
+
+    def _follow_up(
+        self, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, sent: LedgerEntry, *, live: bool
+    ) -> None:
+        """What changed for a stage already said: retracted, closed or moved."""
+        context = _context(rule, clock, cycle, stage)
+        if not stage.fired:
+            reason = wording.retraction_reason(stage.name, stage.at, self.trigger, self.zone)
+            self.say(rule, stage.alert_id, context, "retracted", reason)
+        elif sent.status not in OPEN:
+            return
+        elif not live:
+            closed = self._closing(rule, clock, cycle)
+            if closed is not None:
+                self.say(rule, stage.alert_id, context, closed[0], closed[1])
+        elif sent.deadline != cycle.due and clock.status == "running":
+            reason = wording.moved_reason(self.state, sent.deadline, cycle.due, self.trigger, self.zone)
+            self.say(rule, stage.alert_id, context, "updated", reason)
+
+    def _closing(self, rule: Rule, clock: Clock, cycle: Cycle) -> tuple[AlertStatus, str] | None:
+        """How an open alert of a deadline that is no longer live closes.
+
+        A deadline that was breached stays breached: its alerts close as ``closed`` and say how
+        the clock ended (the action taken late, custody ended while in breach, an authorisation
+        recorded after the limit). ``satisfied`` is only the required action in time (at the
+        deadline instant included); ``cleared`` only a clock that ended or moved before its
+        deadline. Only a retraction, on records that show the breach never happened, undoes one."""
+        breached = any(s.fired and s.name == "breach" for s in cycle.stages)
+        event: StoredEvent | None = None
+        ending: wording.Ending
+        if cycle.extended:
+            ending = "extended"
+        elif clock.status == "not_applicable" and cycle is clock.current:
+            # Stages that fired were justified on the facts known at their time (a fact that
+            # arrives out of order rebuilds the case, and then they never fire at all).
+            ending = "ruled_out"
+        else:
+            event = find_event(self.state, cycle.ended_by or clock.ended_by)
+            if event is None:
+                return None
+            ending = "action" if event.type in {s.type for s in rule.required} else "ended"
+        reason = wording.closing_reason(self.state, rule, clock, cycle, ending, event, breached, self.zone)
+        return ("closed" if breached else _CLEARED_BY[ending]), reason
+
+    def say(
+        self,
+        rule: Rule,
+        aid: str,
+        context: LedgerEntry,
+        status: AlertStatus,
+        reason: str,
+        hindsight: str | None = None,
+    ) -> None:
+        """Build the alert and record it in the ledger with the next revision."""
+        state, now = self.state, self.now
+        previous = state.ledger.get(aid)
+        revision = (previous.revision if previous is not None else 0) + 1
+        deadline = context.deadline
+        if status not in OPEN and previous is not None:
+            deadline = previous.deadline  # a closing message speaks of the deadline it closes
+        state.ledger[aid] = msgspec.structs.replace(context, status=status, revision=revision, deadline=deadline)
+        kind = stage_kind(context.stage_name)
+        immediate = rule.kind == "immediate"
+        open_now = status in OPEN
+        self.out.append(
+            Alert(
+                alert_id=aid,
+                revision=revision,
+                status=status,
+                stage=kind,
+                stage_name=context.stage_name,
+                severity=rule.severity_breach if kind == "breach" else rule.severity_warning,
+                rule_id=rule.id,
+                rule_version=context.rule_version,
+                rule_title=rule.title,
+                legal_basis=rule.legal_basis,
+                local_standard=rule.is_local_standard,
+                grade=rule.grade,
+                domain=state.domain,
+                case=state.case,
+                area=area_of(state.facts),
+                clock_started_at=context.clock_started_at,
+                deadline=deadline,
+                stage_at=context.stage_at,
+                raised_at=now,
+                # How overdue only means something for an open deadline: never on an immediate rule
+                # (nothing was due), a retraction (nothing was breached) or a closing.
+                overdue_seconds=round((now - deadline).total_seconds(), 3) if open_now and not immediate else None,
+                target="immediate" if immediate else rule.describe_target(),
+                hindsight=hindsight is not None,
+                hindsight_reason=hindsight,
+                reason=reason,
+                explanation=rule.explanation,
+                action=rule.action if open_now else wording.NO_ACTION[status],
+                policy_note=wording.override_note(rule),
+                timeline=wording.timeline(state, rule, max(now, context.stage_at)),
+            )
+        )
+
+
+def _context(rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, status: LedgerStatus = "firing") -> LedgerEntry:
+    """The ledger entry a stage's alert would have; ``say`` sets its status and revision."""
+    return LedgerEntry(status, 0, rule.id, clock.rule_version, stage.name, cycle.due, stage.at, clock.anchor)
