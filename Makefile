@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint stress broker-start broker-stop schemas bench clean
+.PHONY: demo test unit lint stress broker-start broker-stop schemas rules dashboards bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed        ## the main job: broker + worker + a short scenario; alerts within a minute
-	$(BIN)/watchkeeper demo $(if $(HOLD),--hold $(HOLD))
+	$(BIN)/python -m devtools.demo $(if $(HOLD),--hold $(HOLD))
 
 test: lint $(BIN)/.installed   ## the full test suite, against the real broker (started by the tests)
 	$(BIN)/pytest
@@ -40,7 +40,13 @@ broker-stop:
 	deploy/kafka/broker.sh stop
 
 schemas: $(BIN)/.installed     ## regenerate docs/schemas from the event contract
-	$(BIN)/watchkeeper schemas
+	$(BIN)/watchkeeper schemas --out docs/schemas
+
+rules: $(BIN)/.installed       ## regenerate docs/rules.md from the built-in policy packs
+	$(BIN)/watchkeeper rules --out docs/rules.md
+
+dashboards: $(BIN)/.installed  ## regenerate the Grafana dashboards in deploy/grafana/dashboards
+	$(BIN)/python -m devtools.dashboards
 
 bench: $(BIN)/.installed        ## quick benchmarks; docs/performance.md has the full-size commands
 	$(BIN)/python bench/validation.py

@@ -18,7 +18,6 @@ from typing import Final, Literal, NamedTuple
 
 from agents.engine import CaseState, StoredEvent
 
-
 Measure = Literal["aa_wait", "hcp_wait", "child_detention", "child_review", "review_postponed", "police_protection"]
 
 
@@ -92,6 +91,10 @@ def standing(state: CaseState) -> tuple[Standing, ...]:
     if PROTECTION_LIMIT in running:
         out.append("in_police_protection")
     types = {e.type for e in state.events}
-    if state.facts.get("risk_level") == "high" and "missing.child.reported" in types and "missing.child.found" not in types:
+    if (
+        state.facts.get("risk_level") == "high"
+        and "missing.child.reported" in types
+        and "missing.child.found" not in types
+    ):
         out.append("missing_at_high_risk")
     return tuple(out)

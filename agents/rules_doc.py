@@ -1,21 +1,20 @@
 """docs/rules.md, generated from the policy packs: one place to read every rule.
 
-``watchkeeper rules`` writes it; ``watchkeeper rules --check`` (and a test) fails when the
-file no longer matches the packs, so the reference can never drift from the rules that run.
+``watchkeeper rules --out docs/rules.md`` (``make rules``) writes it; ``--check`` (and a test)
+fails when the file no longer matches the packs, so the reference can never drift from the
+rules that run.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from agents.durations import format_duration
-from agents.policy import PACKS_DIR, Policy, Rule, Selector
+from agents.policy import Policy, Rule, Selector
 
 HEADER = """# Rules
 
-Generated from the policy packs in [`agents/packs/`](../agents/packs/) by `watchkeeper rules`.
-Do not edit: change a pack and run `watchkeeper rules` again (a test fails while this file
-is out of date). A force changes the parameters marked *overridable* in its own override
+Generated from the policy packs in [`agents/packs/`](../agents/packs/) by `make rules`
+(`watchkeeper rules --out docs/rules.md`). Do not edit: change a pack and run it again (a
+test fails while this file is out of date). A force changes the parameters marked *overridable* in its own override
 file (see [policy.md](policy.md) and
 [`deploy/policy/example-force-overrides.yaml`](../deploy/policy/example-force-overrides.yaml)).
 
@@ -70,7 +69,7 @@ def _rule(rule: Rule) -> str:
         lines.append(f"| applies when | {conditions} |")
     for label, selectors in (
         ("starts on", rule.start),
-        ("required action", rule.step if rule.kind == "chain" else rule.stop),
+        ("required action", rule.required),
         ("ends on", rule.stop if rule.kind == "chain" else ()),
         ("cancelled by", rule.cancel),
         ("paused by", rule.pause),
@@ -114,7 +113,7 @@ def _closings(rule: Rule) -> str:
             "the record is the breach: it stands once raised, and is retracted only if records "
             "entered later show it did not break the rule (an action recorded late that came before it)"
         )
-    required = rule.step if rule.kind == "chain" else rule.stop
+    required = rule.required
     others = (*rule.cancel, *(rule.stop if rule.kind == "chain" else ()))
     action = " or ".join(f"`{s.type}`" for s in required)
     text = (
@@ -152,10 +151,3 @@ def render(policy: Policy) -> str:
         sections.append(f"## {titles.get(pack, pack)}\n")
         sections += [_rule(rule) for rule in rules]
     return "\n".join(sections).rstrip() + "\n"
-
-
-DOC = PACKS_DIR.parents[1] / "docs" / "rules.md"
-
-
-def is_current(path: Path, policy: Policy) -> bool:
-    return path.is_file() and path.read_text(encoding="utf-8") == render(policy)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from agents.durations import format_duration
 from agents.alert import Alert
+from agents.durations import format_duration
 
 LONDON = ZoneInfo("Europe/London")
 

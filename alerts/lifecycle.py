@@ -21,8 +21,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from alerts.config import EscalationPolicy, NotifyConfig
 from agents.alert import Alert
+from alerts.config import EscalationPolicy, NotifyConfig
 
 State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted"]
 Action = Literal["trigger", "acknowledge", "resolve"]

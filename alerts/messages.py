@@ -3,6 +3,7 @@
 - ``Job``: one delivery to make, put on the outbox topic (keyed by receiver) by the dispatcher
   and read by the outbox agent; the outbox sends the same job back with ``finished`` set when
   the delivery is over.
+- ``Receipt``: one delivery attempt, put on the deliveries topic by the outbox.
 - ``AckCommand``: a person's acknowledgement, put on the alert-commands topic (keyed by alert
   id) by the web endpoints and applied by the dispatcher that owns the alert.
 
@@ -21,6 +22,7 @@ import msgspec
 from agents.alert import Alert
 from alerts.config import NotifyConfig, Receiver
 from alerts.lifecycle import Action, Changes, State
+from alerts.retry import Verdict
 from alerts.tokens import ack_token
 
 
@@ -42,6 +44,19 @@ class AckCommand(msgspec.Struct, frozen=True):
     by: str
     how: str
     at: dt.datetime
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    """One delivery attempt: what was sent where, and what came back. Goes to the deliveries topic."""
+
+    webhook_id: str
+    receiver: str
+    attempt: int
+    at: dt.datetime
+    status: int | None
+    verdict: Verdict
+    error: str | None = None
+    wait_before_next: float | None = None
 
 
 JOB_ENCODER: Final = msgspec.json.Encoder()

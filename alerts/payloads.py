@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from standardwebhooks import Webhook
 
+from agents.alert import Alert
 from alerts.config import Receiver
 from alerts.console import london, what_happened
-from agents.alert import Alert
+from alerts.lifecycle import Action, State
 
 ALLOWED: Final = (
     "alert_id",
@@ -58,7 +59,7 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def redact(alert: Alert, state: str, links: dict[str, str]) -> dict[str, Any]:
+def redact(alert: Alert, state: State, links: dict[str, str]) -> dict[str, Any]:
     body = {name: _plain(getattr(alert, name)) for name in ALLOWED}
     body["state"] = state
     body["status"] = alert.status
@@ -70,7 +71,7 @@ def redact(alert: Alert, state: str, links: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def summary(alert: Alert, state: str) -> str:
+def summary(alert: Alert, state: State) -> str:
     where = f" at {alert.area}" if alert.area else ""
     return f"[{state.upper()} {alert.stage} {alert.severity}] {alert.rule_title}: case {alert.case}{where}"
 
@@ -79,80 +80,106 @@ _PD_SEVERITY: Final = {"critical": "critical", "high": "error", "medium": "warni
 
 
 def render(
-    receiver: Receiver, webhook_id: str, alert: Alert, state: str, action: str, links: dict[str, str], now: dt.datetime
+    receiver: Receiver,
+    webhook_id: str,
+    alert: Alert,
+    state: State,
+    action: Action,
+    links: dict[str, str],
+    now: dt.datetime,
 ) -> tuple[bytes, dict[str, str]]:
     """(body, headers) for one delivery. ``webhook_id`` is stable across retries and restarts."""
     redacted = redact(alert, state, links)
-    text = summary(alert, state)
-    ack = links.get("acknowledge")
-    where = ack or links.get("console")
     payload: Any
     match receiver.format:
         case "generic":
             payload = {"type": f"watchkeeper.alert.{action}", "timestamp": now.isoformat(), "data": redacted}
         case "slack":
+            ack = links.get("acknowledge")
             more = f"\n{what_happened(alert)}\nAction: {alert.action}" + (f"\nAcknowledge: {ack}" if ack else "")
-            payload = {"text": text + more}
+            payload = {"text": summary(alert, state) + more}
         case "teams":
-            facts = [{"title": k, "value": str(redacted[k])} for k in ("rule_id", "case", "area", "state")]
-            facts.append({"title": "deadline", "value": london(alert.deadline)})
-            card: dict[str, Any] = {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": [
-                    {"type": "TextBlock", "text": text, "wrap": True, "weight": "Bolder"},
-                    {"type": "FactSet", "facts": facts},
-                    {"type": "TextBlock", "text": what_happened(alert), "wrap": True},
-                    {"type": "TextBlock", "text": alert.action, "wrap": True},
-                ],
-            }
-            if ack:
-                card["actions"] = [{"type": "Action.OpenUrl", "title": "Acknowledge", "url": ack}]
-            payload = {
-                "type": "message",
-                "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
-            }
+            payload = _teams(alert, state, redacted, links)
         case "pagerduty":
-            payload = {"routing_key": receiver.routing_key, "event_action": action, "dedup_key": alert.alert_id}
-            if action == "trigger":
-                payload["payload"] = {
-                    "summary": text[:1024],
-                    "source": "watchkeeper",
-                    "severity": _PD_SEVERITY.get(alert.severity, "error"),
-                    "timestamp": alert.raised_at.isoformat(),
-                    "component": alert.rule_id,
-                    "group": alert.area or alert.domain,
-                    "custom_details": redacted,
-                }
-                if where:
-                    text_ = "Acknowledge in Watchkeeper" if ack else "Open the case in the Watchkeeper console"
-                    payload["links"] = [{"href": where, "text": text_}]
+            payload = _pagerduty(receiver, alert, state, action, redacted, links)
         case "alertmanager":
-            labels = {"alertname": alert.rule_id, "alert_id": alert.alert_id, "severity": alert.severity}
-            labels |= {"stage": alert.stage, "case": alert.case, "domain": alert.domain}
-            if alert.area:
-                labels["area"] = alert.area
-            entry: dict[str, Any] = {
-                "labels": labels,
-                "annotations": {
-                    "summary": text,
-                    "description": what_happened(alert),
-                    "action": alert.action,
-                    "deadline": london(alert.deadline),
-                },
-                "startsAt": alert.stage_at.isoformat(),
-            }
-            if where:
-                entry["generatorURL"] = where
-            if action == "resolve":
-                entry["endsAt"] = now.isoformat()
-            payload = [entry]
+            payload = [_alertmanager(alert, state, action, links, now)]
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {"content-type": "application/json", "webhook-id": webhook_id}
     if receiver.secrets:
         headers |= sign(receiver.secrets, webhook_id, now, body)
     return body, headers
+
+
+def _teams(alert: Alert, state: State, redacted: dict[str, Any], links: dict[str, str]) -> dict[str, Any]:
+    """A Microsoft Teams message with an Adaptive Card."""
+    facts = [{"title": k, "value": str(redacted[k])} for k in ("rule_id", "case", "area", "state")]
+    facts.append({"title": "deadline", "value": london(alert.deadline)})
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": summary(alert, state), "wrap": True, "weight": "Bolder"},
+            {"type": "FactSet", "facts": facts},
+            {"type": "TextBlock", "text": what_happened(alert), "wrap": True},
+            {"type": "TextBlock", "text": alert.action, "wrap": True},
+        ],
+    }
+    if ack := links.get("acknowledge"):
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Acknowledge", "url": ack}]
+    return {
+        "type": "message",
+        "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
+    }
+
+
+def _pagerduty(
+    receiver: Receiver, alert: Alert, state: State, action: Action, redacted: dict[str, Any], links: dict[str, str]
+) -> dict[str, Any]:
+    """A PagerDuty Events v2 event: trigger, acknowledge or resolve, deduplicated by alert id."""
+    payload: dict[str, Any] = {"routing_key": receiver.routing_key, "event_action": action, "dedup_key": alert.alert_id}
+    if action != "trigger":
+        return payload
+    payload["payload"] = {
+        "summary": summary(alert, state)[:1024],
+        "source": "watchkeeper",
+        "severity": _PD_SEVERITY.get(alert.severity, "error"),
+        "timestamp": alert.raised_at.isoformat(),
+        "component": alert.rule_id,
+        "group": alert.area or alert.domain,
+        "custom_details": redacted,
+    }
+    ack = links.get("acknowledge")
+    if where := ack or links.get("console"):
+        text = "Acknowledge in Watchkeeper" if ack else "Open the case in the Watchkeeper console"
+        payload["links"] = [{"href": where, "text": text}]
+    return payload
+
+
+def _alertmanager(
+    alert: Alert, state: State, action: Action, links: dict[str, str], now: dt.datetime
+) -> dict[str, Any]:
+    """One alert for the Alertmanager v2 API; a resolve ends it (``endsAt``)."""
+    labels = {"alertname": alert.rule_id, "alert_id": alert.alert_id, "severity": alert.severity}
+    labels |= {"stage": alert.stage, "case": alert.case, "domain": alert.domain}
+    if alert.area:
+        labels["area"] = alert.area
+    entry: dict[str, Any] = {
+        "labels": labels,
+        "annotations": {
+            "summary": summary(alert, state),
+            "description": what_happened(alert),
+            "action": alert.action,
+            "deadline": london(alert.deadline),
+        },
+        "startsAt": alert.stage_at.isoformat(),
+    }
+    if where := links.get("acknowledge") or links.get("console"):
+        entry["generatorURL"] = where
+    if action == "resolve":
+        entry["endsAt"] = now.isoformat()
+    return entry
 
 
 def notice(

@@ -31,11 +31,11 @@ import msgspec
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alerts.dispatch import JOB_ENCODER, Job  # noqa: E402
 from agents.alert import Alert  # noqa: E402
-from streams.topics import ensure_topics, outbox_topic  # noqa: E402
+from alerts.messages import JOB_ENCODER, Job  # noqa: E402
 from tests.alerts.helpers import alert as breach  # noqa: E402
-from watchkeeper.settings import Settings  # noqa: E402
+from worker.settings import Settings  # noqa: E402
+from worker.topics import ensure_topics, outbox_topic  # noqa: E402
 
 
 def free_port() -> int:

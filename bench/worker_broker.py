@@ -194,8 +194,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     args = parser.parse_args()
 
-    from streams.topics import ensure_topics, input_topic
-    from watchkeeper.settings import Settings
+    from worker.settings import Settings
+    from worker.topics import ensure_topics, input_topic
 
     if "WATCHKEEPER_BOOTSTRAP_SERVERS" not in os.environ:
         subprocess.run([str(REPO / "deploy" / "kafka" / "broker.sh"), "start"], check=True)  # no-op if running

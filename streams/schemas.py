@@ -1,7 +1,7 @@
 """JSON Schema for every event type, for a force's integrators to build against.
 
 Generated from the same msgspec models that validate input, so the schema cannot drift from
-what the worker accepts. ``watchkeeper schemas`` writes them to docs/schemas/; a test fails
+what the worker accepts. ``make schemas`` (``watchkeeper schemas --out docs/schemas``) writes them; a test fails
 if the committed files are stale.
 """
 

@@ -16,14 +16,11 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Final, Literal, get_args
+from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 
 from streams.contract import EVENT_TYPES, REF_PATTERN, AwareDatetime, Data, Domain, Event, domain_of
-
-if TYPE_CHECKING:
-    from watchkeeper.settings import Settings
 
 RejectionReason = Literal[
     "payload_too_large",
@@ -54,7 +51,7 @@ Subject = Annotated[str, msgspec.Meta(max_length=256)]
 
 @dataclass(frozen=True)
 class InputLimits:
-    """What the validator accepts beyond the schema; each is a setting (watchkeeper/settings.py)."""
+    """What the validator accepts beyond the schema; each is a setting (worker/settings.py)."""
 
     max_bytes: int = 64 * 1024
     max_depth: int = 32
@@ -71,15 +68,6 @@ class InputLimits:
 
 
 DEFAULT_LIMITS: Final = InputLimits()
-
-
-def input_limits(settings: Settings) -> InputLimits:
-    return InputLimits(
-        max_bytes=settings.max_event_bytes,
-        earliest=settings.earliest_event_time,
-        max_future=dt.timedelta(seconds=settings.max_future_seconds),
-        recorded_skew=dt.timedelta(seconds=settings.recorded_skew_seconds),
-    )
 
 
 class _Envelope(msgspec.Struct, frozen=True):
@@ -169,35 +157,18 @@ def decode_event(
     message key, when there is one to check: it must be the subject, or the case's events
     would be split across partitions and its state across table shards.
     """
-    if len(raw) > limits.max_bytes:
-        return Rejection("payload_too_large", f"{len(raw)} bytes; at most {limits.max_bytes} are accepted")
-    # Counting brackets is cheap and bounds the depth from above; only a suspicious payload is scanned.
-    if raw.count(b"[") + raw.count(b"{") > limits.max_depth and nesting_depth(raw) > limits.max_depth:
-        return Rejection("too_deeply_nested", f"JSON nested deeper than {limits.max_depth} levels")
-    try:
-        env = _envelope_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return Rejection("schema_violation", _scrub(str(exc)))
-    except (msgspec.DecodeError, UnicodeError, RecursionError):
-        return Rejection("malformed_json", "not valid UTF-8 JSON")
-
-    if not (_printable(env.id) and _printable(env.source) and _printable(env.type)):
-        return Rejection("schema_violation", "id, source and type are printable ASCII without spaces")
+    env = _envelope(raw, limits)
+    if isinstance(env, Rejection):
+        return env
     known_type = env.type if env.type in EVENT_TYPES else None
 
     def refuse(reason: RejectionReason, detail: str) -> Rejection:
         return _refusal(reason, detail, env, known_type)
 
-    if env.subject is None or not env.subject.strip():
-        return refuse("missing_subject", "subject is missing or empty")
-    if not _REF.fullmatch(env.subject):
-        return refuse("schema_violation", "subject is not a pseudonymous reference")
-    if not isinstance(key, _Unchecked) and key != env.subject.encode():
-        return refuse("key_mismatch", "the Kafka message key is not the event subject")
-    if known_type is None:
-        return refuse("unknown_event_type", "type is not in the contract")
-    if topic_domain is not None and domain_of(known_type) != topic_domain:
-        return refuse("wrong_topic", f"a {domain_of(known_type)} event on the {topic_domain} topic")
+    misplaced = _misplaced(env, known_type, key, topic_domain)
+    if misplaced is not None:
+        return refuse(*misplaced)
+    assert known_type is not None and env.subject is not None  # _misplaced refuses both missing
     try:
         data = _data_decoders[known_type].decode(env.data)
     except msgspec.ValidationError as exc:
@@ -221,6 +192,41 @@ def decode_event(
         recordedtime=recorded,
         data=data,
     )
+
+
+def _envelope(raw: bytes, limits: InputLimits) -> _Envelope | Rejection:
+    """The CloudEvents attributes, once the bytes are within bounds and are JSON of that shape."""
+    if len(raw) > limits.max_bytes:
+        return Rejection("payload_too_large", f"{len(raw)} bytes; at most {limits.max_bytes} are accepted")
+    # Counting brackets is cheap and bounds the depth from above; only a suspicious payload is scanned.
+    if raw.count(b"[") + raw.count(b"{") > limits.max_depth and nesting_depth(raw) > limits.max_depth:
+        return Rejection("too_deeply_nested", f"JSON nested deeper than {limits.max_depth} levels")
+    try:
+        env = _envelope_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return Rejection("schema_violation", _scrub(str(exc)))
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return Rejection("malformed_json", "not valid UTF-8 JSON")
+    if not (_printable(env.id) and _printable(env.source) and _printable(env.type)):
+        return Rejection("schema_violation", "id, source and type are printable ASCII without spaces")
+    return env
+
+
+def _misplaced(
+    env: _Envelope, known_type: str | None, key: bytes | _Unchecked | None, topic_domain: Domain | None
+) -> tuple[RejectionReason, str] | None:
+    """Why the event cannot be one case's record on this topic, if it cannot."""
+    if env.subject is None or not env.subject.strip():
+        return "missing_subject", "subject is missing or empty"
+    if not _REF.fullmatch(env.subject):
+        return "schema_violation", "subject is not a pseudonymous reference"
+    if not isinstance(key, _Unchecked) and key != env.subject.encode():
+        return "key_mismatch", "the Kafka message key is not the event subject"
+    if known_type is None:
+        return "unknown_event_type", "type is not in the contract"
+    if topic_domain is not None and domain_of(known_type) != topic_domain:
+        return "wrong_topic", f"a {domain_of(known_type)} event on the {topic_domain} topic"
+    return None
 
 
 def _printable(text: str) -> bool:

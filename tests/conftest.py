@@ -13,16 +13,19 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+from devtools import local
+from devtools.local import Receiver, free_port
+
+__all__ = ["Receiver", "free_port"]
 
 # Property tests: 300 examples in CI; WATCHKEEPER_HYPOTHESIS=thorough for a long local run.
 hypothesis_settings.register_profile("default", max_examples=300)
@@ -63,17 +66,7 @@ def cloudevent(
     event_id: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id or str(uuid.uuid4()),
-        "source": "tests",
-        "type": event_type,
-        "subject": subject,
-        "time": at.isoformat(),
-        "recordedtime": (recorded or at).isoformat(),
-        "data": data or {},
-        **extra,
-    }
+    return local.cloudevent(subject, event_type, data, at=at, recorded=recorded, event_id=event_id, **extra)
 
 
 def detention(
@@ -122,12 +115,6 @@ def wait_until(check: Callable[[], object], timeout: float = 60.0) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Deployment:
     """One isolated Watchkeeper deployment on the shared broker: its own topic prefix and app id."""
 
@@ -145,7 +132,7 @@ class Deployment:
             **env,
         }
         self.overrides = env
-        from watchkeeper.settings import Settings
+        from worker.settings import Settings
 
         self.settings = Settings.from_env(self.env)
         self.workers: list[WorkerProcess] = []
@@ -154,7 +141,7 @@ class Deployment:
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
 
     def topic(self, kind: str) -> str:
-        from streams import topics
+        from worker import topics
 
         if kind in ("custody", "protection", "incidents"):
             return topics.input_topic(self.settings, kind)  # type: ignore[arg-type]
@@ -285,54 +272,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # ----------------------------------------------------------------------------- webhook receiver
-class Receiver:
-    """A real HTTP server on loopback that records every POST (headers, body, arrival time).
-
-    ``script`` holds the answers for the next requests, as (status, headers); when it is
-    empty the answer is 204. ``down()`` closes the port and ``up()`` opens it again, on the
-    same port, as a receiver that goes away for a while and comes back."""
-
-    def __init__(self, port: int = 0) -> None:
-        received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
-        arrivals = self.arrivals = []  # type: list[float]
-        script = self.script = []  # type: list[tuple[int, dict[str, str]]]
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                status, headers = script.pop(0) if script else (204, {})
-                arrivals.append(time.monotonic())
-                if 200 <= status < 300:
-                    received.append((dict(self.headers), body))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._handler = Handler
-        self._start(port)
-
-    def _start(self, port: int) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def up(self) -> None:
-        self._start(self.port)
-
-    def bodies(self) -> list[Any]:
-        return [json.loads(body) for _, body in self.received]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()

@@ -1,3 +1,3 @@
-"""Watchkeeper: the command line and settings that tie streams → agents → alerts together."""
+"""The command line: ``watchkeeper worker``, ``replay``, ``send``, ``topics``, ``users``, ``schemas``, ``rules``."""
 
 __version__ = "0.1.0"

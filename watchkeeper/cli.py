@@ -1,7 +1,9 @@
-"""``watchkeeper``: worker, demo, send, topics, schemas.
+"""``watchkeeper``: worker, replay, send, topics, users, schemas, rules.
 
 Each subcommand has ``--help``; a bad argument exits with status 2 and a one-line reason,
 a bad environment setting or policy file with status 2 naming the variable or the file.
+Commands that write files write where ``--out`` says: an installed Watchkeeper has no
+checkout to write into.
 """
 
 from __future__ import annotations
@@ -9,19 +11,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watchkeeper.settings import Settings, SettingsError, settings_help
+from worker.settings import Settings, SettingsError, settings_help
 
 if TYPE_CHECKING:
     from agents.alert import Alert
     from streams.contract import Event
     from streams.validation import InputLimits
 
-REPO = Path(__file__).resolve().parents[1]
+Command = Callable[[argparse.Namespace], int]
 
 
 def _existing_file(text: str) -> Path:
@@ -49,65 +52,26 @@ def read_events(path: Path, *, now: dt.datetime, limits: InputLimits) -> tuple[l
     return events, invalid
 
 
+# ----------------------------------------------------------------------------- commands
 def cmd_worker(args: argparse.Namespace) -> int:
-    import faust
-
-    from agents.policy import load_policy
-    from streams.topics import ensure_topics
+    from worker.main import build, run
+    from worker.settings import notify_config_of, policy_of
+    from worker.topics import ensure_topics
 
     settings = Settings.from_env()
-    load_policy(settings.policy or None, settings.policy_overrides)  # configuration errors before Kafka
-    from alerts.config import for_settings
-
-    for_settings(settings)  # keys and users are checked before Kafka too: a placeholder key stops start-up here
+    policy = policy_of(settings)  # configuration errors before Kafka
+    notify = notify_config_of(settings)  # keys and users too: a placeholder key stops start-up here
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
     if report.problems:
         for problem in report.problems:
             print(f"watchkeeper: {problem}", file=sys.stderr)
         return 1
-    import importlib
-
-    # Importing these registers their agents, tables, timers and web views on the app.
-    registered = ["agents.custody", "agents.incidents", "agents.protection", "alerts.ack", "alerts.dispatch"]
-    registered += ["alerts.outbox", "streams.lag", *(["alerts.board.web"] if settings.console else [])]
-    for module in registered:
-        importlib.import_module(module)
-    from streams.app import app
-
-    @app.task
-    async def announce_ready() -> None:
-        print(
-            f"watchkeeper: worker ready (app {settings.app_id}, topics {settings.topic_prefix}.*, "
-            f"broker {settings.bootstrap_servers})",
-            flush=True,
-        )
-
-    from streams.broker_outage import StopWatchdog, install_repeat_filter, reconnect_backoff
-
-    reconnect_backoff(cap=settings.kafka_reconnect_cap_seconds)
-    watchdog = StopWatchdog(settings.stop_timeout_seconds)
-
-    class Worker(faust.Worker):  # type: ignore[misc]
-        """Faust's worker, plus a bounded stop and a log that does not flood during an outage."""
-
-        def on_setup_root_logger(self, logger: Any, level: int) -> None:
-            super().on_setup_root_logger(logger, level)
-            install_repeat_filter()
-
-        def _schedule_shutdown(self, signal: Any) -> None:
-            watchdog.start()
-            super()._schedule_shutdown(signal)
-
-    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
-    worker.spinner = None  # stdout carries alert lines only, no terminal control codes
-    worker.execute_from_commandline()
-    return 0  # pragma: no cover - execute_from_commandline exits the process
+    run(build(settings, policy=policy, notify=notify))
+    return 0
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    import re
-
     from alerts.tokens import credential_for, generate_token
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", args.name):
@@ -116,31 +80,27 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     token = generate_token()
     credential = credential_for(token)
     print(f"token for {args.name} (give it to them; it is not stored anywhere): {token}")
-    print(f'notification file:  - {{user: {args.name}, role: {args.role}, token_hash: "{credential}"}}')
-    print(f"WATCHKEEPER_CONSOLE_USERS entry: {args.name}:{args.role}:{credential}")
+    print(f'notification file:  - {{user: {args.name}, access: {args.access}, token_hash: "{credential}"}}')
+    print(f"WATCHKEEPER_CONSOLE_USERS entry: {args.name}:{args.access}:{credential}")
     return 0
 
 
 def cmd_users_revoke(args: argparse.Namespace) -> int:
+    import msgspec
     from kafka import KafkaProducer
 
     from alerts.access import Revocation, record_key
-    from streams.topics import access_topic, ensure_topics
+    from worker.topics import access_topic, ensure_topics
 
     settings = Settings.from_env()
     ensure_topics(settings)
     producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        acks="all",
-        **settings.kafka_python_options(),  # type: ignore[arg-type]
+        bootstrap_servers=settings.bootstrap_servers, acks="all", **settings.kafka_python_options()
     )
     try:
-        import msgspec
-
         record = Revocation(args.name, dt.datetime.now(dt.UTC), args.by)
-        producer.send(access_topic(settings), key=record_key("user", args.name), value=msgspec.json.encode(record)).get(
-            timeout=30
-        )
+        key, value = record_key("user", args.name), msgspec.json.encode(record)
+        producer.send(access_topic(settings), key=key, value=value).get(timeout=30)
     finally:
         producer.close()
     print(f"revoked every session of {args.name} started before now")
@@ -148,7 +108,7 @@ def cmd_users_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from streams.topics import ensure_topics, topic_specs
+    from worker.topics import ensure_topics, topic_specs
 
     settings = Settings.from_env()
     report = ensure_topics(settings)
@@ -167,8 +127,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
 
     from streams.contract import domain_of
-    from streams.topics import input_topic
-    from streams.validation import input_limits
+    from worker.settings import input_limits
+    from worker.topics import input_topic
 
     settings = Settings.from_env()
     outgoing: list[tuple[str, bytes | None, bytes]] = []
@@ -223,36 +183,32 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     from agents.policy import load_policy
-    from agents.rules_doc import is_current, render
+    from agents.rules_doc import render
 
     policy = load_policy()
+    text = render(policy)
     if args.check:
-        if is_current(args.out, policy):
+        if args.out is None:
+            print("watchkeeper rules --check: name the file with --out", file=sys.stderr)
+            return 2
+        if args.out.is_file() and args.out.read_text(encoding="utf-8") == text:
             return 0
-        print(f"stale: {args.out} (run: watchkeeper rules)", file=sys.stderr)
+        print(f"stale: {args.out} (run: watchkeeper rules --out {args.out})", file=sys.stderr)
         return 1
-    args.out.write_text(render(policy), encoding="utf-8")
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {len(policy.rules)} rules to {args.out}")
     return 0
 
 
-def cmd_dashboards(args: argparse.Namespace) -> int:
-    from watchkeeper.dashboards import stale, write_all
-
-    if args.check:
-        for name in stale(args.out):
-            print(f"stale or missing: {args.out / name} (run: watchkeeper dashboards)", file=sys.stderr)
-        return 1 if stale(args.out) else 0
-    print(f"wrote {len(write_all(args.out))} dashboards to {args.out}")
-    return 0
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
+    from agents.alert import ALERT_ENCODER
     from agents.durations import parse_duration
     from agents.policy import load_policy
     from agents.replay import Replay, Summary
-    from agents.alert import ALERT_ENCODER
-    from streams.validation import input_limits
+    from worker.settings import input_limits
 
     policy = load_policy(args.policy or None, args.overrides)
     # Replay has no "now" of its own: any event time is accepted, however far ahead.
@@ -295,26 +251,16 @@ def _timestamp(text: str) -> dt.datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text}") from None
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}+00:00")
+        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}+00:00") from None
     return value
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from watchkeeper.demo import run_demo
+# ----------------------------------------------------------------------------- the parser
+Subparsers = Any
+"""argparse's subparsers action (its class is private)."""
 
-    return run_demo(timeout_s=args.timeout, hold_s=args.hold)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="watchkeeper",
-        description="Streaming compliance monitor for police child protection: keeps every legal and policy clock "
-        "running for a child and raises alerts before and when one is breached.",
-        epilog="Settings come from environment variables:\n" + settings_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_worker(sub: Subparsers) -> None:
     p = sub.add_parser(
         "worker",
         help="run a Faust worker (the monitor itself)",
@@ -323,19 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser(
-        "demo",
-        help="start the local broker and a worker, play a short scenario, show the alerts",
-        description="The main job on the local broker: a child waits for an appropriate adult, "
-        "a warning then a breach appear within a minute; a second child's AA arrives "
-        "in time and nothing fires.",
-    )
-    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
-    p.add_argument(
-        "--hold", type=float, default=0.0, help="keep the worker running this many seconds to look at the console"
-    )
-    p.set_defaults(func=cmd_demo)
 
+def _add_replay(sub: Subparsers) -> None:
     p = sub.add_parser(
         "replay",
         help="run events through the engine on a simulated clock, no Kafka",
@@ -344,10 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", type=_existing_file, metavar="FILE", help="JSON Lines file, one CloudEvent per line")
     p.add_argument(
-        "--policy",
-        type=_existing_file,
-        action="append",
-        help="policy pack; repeat for several (default: the built-in packs)",
+        "--policy", type=_existing_file, action="append", help="policy pack; repeat for several (default: built-in)"
     )
     p.add_argument(
         "--overrides",
@@ -366,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_replay)
 
+
+def _add_send(sub: Subparsers) -> None:
     p = sub.add_parser(
         "send",
         help="validate the events in a JSONL file and publish them",
@@ -389,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_send)
 
+
+def _add_users(sub: Subparsers) -> None:
     p = sub.add_parser(
         "users",
         help="make a console/ack user's token, or revoke a user's sessions",
@@ -399,13 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     q = users.add_parser("add", help="generate a token and its stored credential")
     q.add_argument("name", help="the user's name (letters, digits, '.', '_', '-')")
-    q.add_argument("--role", choices=("viewer", "inspector", "admin"), default="inspector")
+    q.add_argument(
+        "--access",
+        choices=("viewer", "inspector", "admin"),
+        default="inspector",
+        help="what they may do: viewer sees, inspector also acknowledges, admin also revokes (default inspector)",
+    )
     q.set_defaults(func=cmd_users_add)
     q = users.add_parser("revoke", help="end every session of a user (on the broker's access log)")
     q.add_argument("name")
     q.add_argument("--by", default="cli", help="who is revoking, for the record (default cli)")
     q.set_defaults(func=cmd_users_revoke)
 
+
+def _add_topics(sub: Subparsers) -> None:
     p = sub.add_parser(
         "topics",
         help="create and verify the topics",
@@ -414,35 +357,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_topics)
 
-    for name, what, description, default, func in (
-        (
-            "schemas",
-            "write the JSON Schema of every event type",
-            "Write docs/schemas/<type>.json for every event type in the contract.",
-            REPO / "docs" / "schemas",
-            cmd_schemas,
-        ),
-        (
-            "rules",
-            "write docs/rules.md from the built-in policy packs",
-            "Write the rule reference (every rule, its legal basis, defaults and parameters).",
-            REPO / "docs" / "rules.md",
-            cmd_rules,
-        ),
-        (
-            "dashboards",
-            "write the Grafana dashboards (grafana-foundation-sdk) to deploy/grafana/dashboards",
-            "Generate the custody manager, duty overview and platform health dashboards as JSON.",
-            REPO / "deploy" / "grafana" / "dashboards",
-            cmd_dashboards,
-        ),
-    ):
-        p = sub.add_parser(name, help=what, description=description)
-        p.add_argument(
-            "--out", type=Path, default=default, help=f"where to write (default {default.relative_to(REPO)})"
-        )
-        p.add_argument("--check", action="store_true", help="exit 1 if what is on disk is not current")
-        p.set_defaults(func=func)
+
+def _add_generators(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "schemas",
+        help="write the JSON Schema of every event type",
+        description="Write <type>.json for every event type in the contract, and an index, into DIR.",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write (docs/schemas in a checkout)")
+    p.add_argument("--check", action="store_true", help="exit 1 if what is in DIR is not current")
+    p.set_defaults(func=cmd_schemas)
+    p = sub.add_parser(
+        "rules",
+        help="write the rule reference from the built-in policy packs",
+        description="Write the rule reference (every rule, its legal basis, defaults and parameters) as Markdown.",
+    )
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="where to write (default stdout; docs/rules.md in a checkout)"
+    )
+    p.add_argument("--check", action="store_true", help="exit 1 if --out is not current")
+    p.set_defaults(func=cmd_rules)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchkeeper",
+        description="Streaming compliance monitor for police child protection: keeps every legal and policy clock "
+        "running for a child and raises alerts before and when one is breached.",
+        epilog="Settings come from environment variables:\n" + settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_worker, _add_replay, _add_send, _add_users, _add_topics, _add_generators):
+        add(sub)
     return parser
 
 
@@ -451,26 +398,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "send" and args.raw is False and args.domain != "custody":
         parser.error("--domain is only used with --raw")
+    from agents.policy import PolicyError
+    from alerts.config import ConfigError
+
     try:
         Settings.from_env()
-        return int(args.func(args))
+        command: Command = args.func
+        return command(args)
     except SettingsError as exc:
         print(f"watchkeeper: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        print(f"watchkeeper: bad policy: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"watchkeeper: bad notification config: {exc}", file=sys.stderr)
         return 2
     except ConnectionError as exc:
         print(f"watchkeeper: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:
-        from agents.policy import PolicyError
-        from alerts.config import ConfigError
-
-        if isinstance(exc, PolicyError):
-            print(f"watchkeeper: bad policy: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, ConfigError):
-            print(f"watchkeeper: bad notification config: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from agents.alert import Alert, alert_id
 from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, new_case, next_due, process_event, tick
 from agents.policy import Policy
-from agents.alert import Alert, alert_id
 from streams.validation import Event, decode_event
 from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from agents.alert import Alert
 from agents.engine import new_case, next_due, process_event, tick
 from agents.policy import Policy, load_policy
-from agents.alert import Alert
 from streams.validation import Event, decode_event
 from tests.conftest import cloudevent
 

@@ -21,9 +21,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agents.alert import Alert, alert_id
 from agents.engine import new_case, process_event, tick
 from agents.policy import Policy, load_policy
-from agents.alert import Alert, alert_id
 from streams.validation import Event, decode_event
 from tests.conftest import cloudevent
 

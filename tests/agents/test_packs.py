@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from agents.alert import Alert
 from agents.policy import Policy, load_policy
 from agents.replay import replay
-from agents.alert import Alert
 from streams.validation import Event, decode_event
 from tests.conftest import REPO, T0, cloudevent
 

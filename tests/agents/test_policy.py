@@ -8,7 +8,7 @@ import pytest
 from agents.durations import format_duration, parse_duration
 from agents.policy import PACKS_DIR, PolicyError, load_policy
 from tests.conftest import REPO
-from watchkeeper.settings import Settings, policy_of
+from worker.settings import Settings, policy_of
 
 RULE = "custody.appropriate_adult.arrival"
 CUSTODY_PACK = PACKS_DIR / "custody.yaml"

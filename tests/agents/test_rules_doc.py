@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from agents.policy import load_policy
-from agents.rules_doc import DOC, render
+from agents.rules_doc import render
+from tests.conftest import REPO
 
 
 def test_docs_rules_md_is_generated_from_the_packs_and_current() -> None:
-    assert DOC.read_text(encoding="utf-8") == render(load_policy()), "stale: run `watchkeeper rules`"
+    assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == render(load_policy()), "stale: run `make rules`"
 
 
 def test_every_rule_appears_with_its_legal_basis_and_parameters() -> None:

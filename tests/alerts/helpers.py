@@ -7,8 +7,8 @@ from pathlib import Path
 
 import msgspec
 
-from alerts.config import NotifyConfig, load
 from agents.alert import Alert
+from alerts.config import NotifyConfig, load
 from tests.conftest import T0
 
 SECRET_OLD = "whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWtleQ=="

@@ -82,7 +82,7 @@ def test_weak_keys_are_refused(value: str | None, problem: str) -> None:
 
 
 def users_file(credential: str, **extra: str) -> str:
-    lines = [f'users: [{{user: insp-4411, role: inspector, token_hash: "{credential}"}}]']
+    lines = [f'users: [{{user: insp-4411, access: inspector, token_hash: "{credential}"}}]']
     lines += [f'{k}: "{v}"' for k, v in extra.items()]
     return LADDER + "\n".join(lines) + "\n"
 
@@ -116,7 +116,7 @@ def test_console_users_from_the_environment_need_credentials_and_a_session_key()
     with pytest.raises(ConfigError, match="credential"):
         from_settings(None, None, "insp-1:inspector:2c26b46b", SESSION_KEY)
     config = from_settings(None, None, f"insp-1:inspector:{credential}", SESSION_KEY)
-    assert config.user_roles == {"insp-1": "inspector"} and config.session_secret == SESSION_KEY.encode()
+    assert config.user_access == {"insp-1": "inspector"} and config.session_secret == SESSION_KEY.encode()
 
 
 def test_machine_receivers_get_no_ack_links_by_default(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ routes:
 fallback: fallback
 users:
   - {{user: insp-4411, token_hash: "{credential_for(TOKEN)}"}}
-  - {{user: viewer-1, role: viewer, token_hash: "{credential_for(VIEWER_TOKEN)}"}}
+  - {{user: viewer-1, access: viewer, token_hash: "{credential_for(VIEWER_TOKEN)}"}}
 ack_link_secret: "{LINK_KEY}"
 session_secret: "{SESSION_KEY}"
 public_url: "http://127.0.0.1:{web_port}"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.dashboards import queries
 from tests.conftest import REPO, Deployment, cloudevent, detention, free_port
-from watchkeeper.dashboards import queries
 
 pytestmark = pytest.mark.broker
 KEY_PANELS = {

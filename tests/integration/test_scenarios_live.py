@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from streams.contract import domain_of
-from streams.topics import ensure_topics
 from tests.conftest import Deployment
 from tests.scenarios.library import all_scenarios
 from tests.scenarios.test_scenarios import replay_cli
+from worker.topics import ensure_topics
 
 pytestmark = pytest.mark.broker
 

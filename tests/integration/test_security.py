@@ -73,9 +73,9 @@ roles: {{custody_sergeant: [hook]}}
 policies: {{only: {{tiers: [{{role: custody_sergeant}}]}}}}
 routes: [{{policy: only}}]
 users:
-  - {{user: admin-1, role: admin, token_hash: "{credential_for(ADMIN)}"}}
-  - {{user: insp-4411, role: inspector, token_hash: "{credential_for(INSPECTOR)}"}}
-  - {{user: viewer-1, role: viewer, token_hash: "{credential_for(VIEWER)}"}}
+  - {{user: admin-1, access: admin, token_hash: "{credential_for(ADMIN)}"}}
+  - {{user: insp-4411, access: inspector, token_hash: "{credential_for(INSPECTOR)}"}}
+  - {{user: viewer-1, access: viewer, token_hash: "{credential_for(VIEWER)}"}}
 ack_link_secret: "{LINK_KEY}"
 session_secret: "{SESSION_KEY}"
 public_url: "http://127.0.0.1:{ports[0]}"

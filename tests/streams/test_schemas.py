@@ -16,8 +16,8 @@ def test_every_event_type_has_a_committed_schema_that_is_current() -> None:
     assert {f"{t}.json" for t in EVENT_TYPES} <= set(rendered)
     for name, text in rendered.items():
         path = SCHEMAS / name
-        assert path.is_file(), f"missing {path}: run `watchkeeper schemas`"
-        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `watchkeeper schemas`"
+        assert path.is_file(), f"missing {path}: run `make schemas`"
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `make schemas`"
 
 
 def test_schemas_require_both_times_and_a_subject() -> None:

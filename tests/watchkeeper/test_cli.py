@@ -24,7 +24,7 @@ def watchkeeper(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
-@pytest.mark.parametrize("command", ["worker", "demo", "send", "topics", "schemas"])
+@pytest.mark.parametrize("command", ["worker", "replay", "send", "topics", "schemas", "rules"])
 def test_every_subcommand_has_help(command: str) -> None:
     result = watchkeeper(command, "--help")
     assert result.returncode == 0
@@ -34,7 +34,7 @@ def test_every_subcommand_has_help(command: str) -> None:
 def test_top_level_help_lists_subcommands_and_settings() -> None:
     result = watchkeeper("--help")
     assert result.returncode == 0
-    for word in ("worker", "demo", "send", "topics", "WATCHKEEPER_BOOTSTRAP_SERVERS"):
+    for word in ("worker", "replay", "send", "topics", "WATCHKEEPER_BOOTSTRAP_SERVERS"):
         assert word in result.stdout
 
 
@@ -85,7 +85,19 @@ def test_send_dry_run_validates_the_scenario_file(tmp_path: Path) -> None:
 
 
 def test_schemas_check_passes_on_the_committed_files() -> None:
-    assert watchkeeper("schemas", "--check").returncode == 0
+    assert watchkeeper("schemas", "--check", "--out", str(REPO / "docs" / "schemas")).returncode == 0
+
+
+def test_generating_commands_write_where_they_are_told_and_nowhere_else(tmp_path: Path) -> None:
+    """An installed Watchkeeper has no checkout: nothing writes into one by default."""
+    assert watchkeeper("schemas").returncode == 2  # --out is required
+    assert watchkeeper("schemas", "--out", str(tmp_path / "schemas")).returncode == 0
+    assert (tmp_path / "schemas" / "index.json").is_file()
+    printed = watchkeeper("rules")
+    assert printed.returncode == 0 and printed.stdout == (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert watchkeeper("rules", "--out", str(tmp_path / "rules.md")).returncode == 0
+    assert watchkeeper("rules", "--check", "--out", str(tmp_path / "rules.md")).returncode == 0
+    assert watchkeeper("rules", "--check", "--out", str(tmp_path / "missing.md")).returncode == 1
 
 
 def test_a_worker_with_a_placeholder_key_stops_at_start_up_with_a_clear_message(tmp_path: Path) -> None:
@@ -101,7 +113,7 @@ def test_a_worker_with_a_placeholder_key_stops_at_start_up_with_a_clear_message(
 
 
 def test_console_users_without_a_session_key_stop_the_worker_at_start_up() -> None:
-    made = watchkeeper("users", "add", "insp-1", "--role", "inspector")
+    made = watchkeeper("users", "add", "insp-1", "--access", "inspector")
     assert made.returncode == 0
     entry = next(line.split(": ", 1)[1] for line in made.stdout.splitlines() if line.startswith("WATCHKEEPER_CONSOLE"))
     result = watchkeeper(
@@ -113,7 +125,7 @@ def test_console_users_without_a_session_key_stop_the_worker_at_start_up() -> No
 def test_users_add_prints_a_generated_token_that_matches_its_credential() -> None:
     from alerts.tokens import MIN_TOKEN_LENGTH, user_for_token
 
-    result = watchkeeper("users", "add", "insp-9", "--role", "viewer")
+    result = watchkeeper("users", "add", "insp-9", "--access", "viewer")
     assert result.returncode == 0
     token = result.stdout.split("it is not stored anywhere): ", 1)[1].split()[0]
     credential = result.stdout.split('token_hash: "', 1)[1].split('"')[0]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from agents.engine import new_case, process_event
-from agents.policy import load_policy
-from agents.stored_case import encode_case, with_header
-from alerts.board.view import Board
-from alerts.lifecycle import RECORD_ENCODER, AlertRecord, PolicySnapshot
 from agents.alert import Alert
+from agents.engine import CaseState, new_case, process_event
+from agents.policy import load_policy
+from alerts.board.view import Board, measures
+from alerts.lifecycle import AlertRecord, EscalationSnapshot
+from alerts.messages import Job
 from streams.validation import Event, decode_event
 from tests.alerts.helpers import alert
 from tests.conftest import T0, cloudevent, detention
@@ -18,23 +18,22 @@ from tests.conftest import T0, cloudevent, detention
 POLICY = load_policy()
 
 
-def stored_case(subject: str, *raws: dict[str, object]) -> bytes:
-    state = new_case(subject, "custody", partition=0)
+def stored_case(subject: str, *raws: dict[str, object], domain: str = "custody") -> CaseState:
+    state = new_case(subject, domain, partition=0)
     for raw in raws:
         event = decode_event(json.dumps(raw).encode(), now=T0 + dt.timedelta(days=1))
         assert isinstance(event, Event)
         process_event(state, event, POLICY, T0)
-    return encode_case(state)
+    return state
 
 
-def stored_alert(a: Alert, state: str = "raised") -> bytes:
-    record = AlertRecord(alert=a, state=state, policy=PolicySnapshot("p", [], True, None), raised_at=T0)  # type: ignore[arg-type]
-    return with_header(0, None, RECORD_ENCODER.encode(record))
+def stored_alert(a: Alert, state: str = "raised") -> AlertRecord:
+    return AlertRecord(alert=a, state=state, escalation=EscalationSnapshot("p", [], True, None), raised_at=T0)  # type: ignore[arg-type]
 
 
 def test_a_detained_child_shows_every_running_clock_tightest_first() -> None:
     board = Board(POLICY)
-    view = board.apply_case(stored_case("CR-1", detention("CR-1")), "CR-1")
+    view = board.apply_case("CR-1", stored_case("CR-1", detention("CR-1")))
     assert view is not None and not isinstance(view, str)
     titles = [c.rule_id for c in view.clocks]
     assert titles[0] == "custody.appropriate_adult.request" and "custody.detention_review.schedule" in titles
@@ -45,18 +44,18 @@ def test_a_detained_child_shows_every_running_clock_tightest_first() -> None:
 
 def test_a_case_with_no_clock_and_no_alert_leaves_the_board() -> None:
     board = Board(POLICY)
-    board.apply_case(stored_case("CR-2", detention("CR-2")), "CR-2")
+    board.apply_case("CR-2", stored_case("CR-2", detention("CR-2")))
     released = stored_case("CR-2", detention("CR-2"), cloudevent("CR-2", "custody.released", at=T0))
-    assert board.apply_case(released, "CR-2") == "CR-2" and board.clocks_by_child() == []
-    assert board.apply_case(released, "CR-2") is None  # nothing changed the second time
+    assert board.apply_case("CR-2", released) == "CR-2" and board.clocks_by_child() == []
+    assert board.apply_case("CR-2", released) is None  # nothing changed the second time
 
 
 def test_open_alerts_come_most_urgent_first_and_filter() -> None:
     board = Board(POLICY)
-    board.apply_alert(stored_alert(alert(alert_id="w", stage="warning", severity="medium")), "w")
-    board.apply_alert(stored_alert(alert(alert_id="b2", severity="high", deadline=T0 + dt.timedelta(hours=3))), "b2")
-    board.apply_alert(stored_alert(alert(alert_id="b1", severity="critical")), "b1")
-    board.apply_alert(stored_alert(alert(alert_id="done"), state="satisfied"), "done")
+    board.apply_alert("w", stored_alert(alert(alert_id="w", stage="warning", severity="medium")))
+    board.apply_alert("b2", stored_alert(alert(alert_id="b2", severity="high", deadline=T0 + dt.timedelta(hours=3))))
+    board.apply_alert("b1", stored_alert(alert(alert_id="b1", severity="critical")))
+    board.apply_alert("done", stored_alert(alert(alert_id="done"), state="satisfied"))
     assert [a.alert_id for a in board.open_alerts()] == ["b1", "b2", "w"]
     assert [a.alert_id for a in board.open_alerts(severity="medium")] == ["w"]
     assert board.open_alerts(area="SUITE-B") == []
@@ -65,18 +64,45 @@ def test_open_alerts_come_most_urgent_first_and_filter() -> None:
 
 
 def test_pages_pending_past_the_threshold_show_as_failing_by_receiver_until_they_finish() -> None:
-    from alerts.dispatch import JOB_ENCODER, Job
-
     board = Board(POLICY, slow_delivery=dt.timedelta(minutes=1))
     for n, case in enumerate(["CR-1", "CR-2", "CR-1"]):
         job = Job(f"d{n}.pager", "pager", "trigger", "raised", alert(case=case))
-        assert board.apply_delivery(JOB_ENCODER.encode(job), job.webhook_id, T0 + dt.timedelta(seconds=n))
+        assert board.apply_delivery(job.webhook_id, job, T0 + dt.timedelta(seconds=n))
     fresh = Job("d9.slack", "slack", "trigger", "raised", alert())
-    board.apply_delivery(JOB_ENCODER.encode(fresh), fresh.webhook_id, T0 + dt.timedelta(seconds=50))
+    board.apply_delivery(fresh.webhook_id, fresh, T0 + dt.timedelta(seconds=50))
     assert board.failing_deliveries(T0 + dt.timedelta(seconds=30)) == []
     (failing,) = board.failing_deliveries(T0 + dt.timedelta(seconds=61))
     assert (failing.receiver, failing.pending, failing.oldest, failing.cases) == ("pager", 2, T0, ("CR-1", "CR-2"))
     for n in range(3):
-        assert board.apply_delivery(None, f"d{n}.pager", T0)  # the finished jobs leave the table
+        assert board.apply_delivery(f"d{n}.pager", None, T0)  # the finished jobs leave the table
     assert [d.receiver for d in board.failing_deliveries(T0 + dt.timedelta(minutes=5))] == ["slack"]
-    assert not board.apply_delivery(b"[1]", "junk", T0)
+    assert not board.apply_delivery("never-pending", None, T0)
+
+
+def test_the_gauges_count_children_in_custody_by_suite_police_protection_and_high_risk_missing() -> None:
+    board = Board(POLICY)
+    board.apply_case("CR-1", stored_case("CR-1", detention("CR-1", suite="SUITE-N")))
+    board.apply_case("CR-2", stored_case("CR-2", detention("CR-2", suite="SUITE-N")))
+    protection = {"age_years": 9, "initiating_officer_ref": "PC-1", "placement": "refuge"}
+    board.apply_case(
+        "PP-1",
+        stored_case(
+            "PP-1", cloudevent("PP-1", "protection.police_protection.initiated", protection), domain="protection"
+        ),
+    )
+    reported = {
+        "child_ref": "CH-1",
+        "looked_after": False,
+        "risk_level": "high",
+        "next_review_at": (T0 + dt.timedelta(hours=1)).isoformat(),
+    }
+    missing = cloudevent("MP-1", "missing.child.reported", reported)
+    board.apply_case("MP-1", stored_case("MP-1", missing, domain="incidents"))
+    found = cloudevent("MP-2", "missing.child.found", at=T0 + dt.timedelta(minutes=5))
+    board.apply_case(
+        "MP-2", stored_case("MP-2", cloudevent("MP-2", "missing.child.reported", reported), found, domain="incidents")
+    )
+    counted = {(m, k): v for m, k, v in measures(board)}
+    assert counted[("children_in_custody", "SUITE-N")] == 2
+    assert counted[("police_protection_active", "all")] == 1
+    assert counted[("high_risk_missing_open", "all")] == 1, "a child found is no longer missing"

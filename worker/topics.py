@@ -1,0 +1,201 @@
+"""The topics Watchkeeper owns, with explicit partitions, replication and retention.
+
+Nothing relies on broker auto-creation: ``watchkeeper topics`` (and every worker at start)
+creates what is missing and refuses to run on a topic whose partition count differs,
+because co-partitioning of input, ticks and table changelogs depends on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+from streams.contract import DOMAINS, Domain
+from worker.settings import Settings
+
+DAY_MS: Final = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str] = field(default_factory=dict)
+    purpose: str = ""
+
+
+def input_topic(settings: Settings, domain: Domain) -> str:
+    return f"{settings.topic_prefix}.{domain}.events"
+
+
+def ticks_topic(settings: Settings, domain: Domain) -> str:
+    return f"{settings.topic_prefix}.{domain}.ticks"
+
+
+def alerts_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alerts"
+
+
+def deadletter_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.deadletter"
+
+
+def alert_commands_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alert-commands"
+
+
+def alert_transitions_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alert-transitions"
+
+
+def alert_ticks_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.alerts.ticks"
+
+
+def outbox_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.outbox"
+
+
+def deliveries_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.deliveries"
+
+
+def access_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.console-access"
+
+
+def internal_topics(settings: Settings) -> list[str]:
+    """Topics only Watchkeeper writes and reads, without compaction or transactions: an offset
+    gap on one of them means records were dropped (streams/stall_guard.py)."""
+    alerting = [alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)]
+    return [*(ticks_topic(settings, domain) for domain in DOMAINS), *alerting, outbox_topic(settings)]
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    retention = str(int(settings.retention_days * DAY_MS))
+    n, rf = settings.partitions, settings.replication_factor
+    specs = []
+    for domain in DOMAINS:
+        specs.append(
+            TopicSpec(
+                input_topic(settings, domain),
+                n,
+                rf,
+                {"cleanup.policy": "delete", "retention.ms": retention},
+                f"{domain} events, keyed by case (CloudEvents subject)",
+            )
+        )
+        specs.append(
+            TopicSpec(
+                ticks_topic(settings, domain),
+                n,
+                rf,
+                {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
+                f"wall-clock ticks that fire {domain} deadlines on the partition that owns them",
+            )
+        )
+    specs.append(
+        TopicSpec(
+            alerts_topic(settings),
+            n,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": retention},
+            "alerts, keyed by alert id",
+        )
+    )
+    specs.append(
+        TopicSpec(
+            deadletter_topic(settings),
+            n,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": retention},
+            "refused input with a machine-readable reason",
+        )
+    )
+    keep = {"cleanup.policy": "delete", "retention.ms": retention}
+    specs += [
+        TopicSpec(alert_commands_topic(settings), n, rf, keep, "acknowledgements from people, keyed by alert id"),
+        TopicSpec(
+            alert_transitions_topic(settings), n, rf, keep, "every lifecycle transition (who, when, why): the audit log"
+        ),
+        TopicSpec(
+            alert_ticks_topic(settings),
+            n,
+            rf,
+            {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
+            "wall-clock ticks that drive escalation and ack timeouts",
+        ),
+        TopicSpec(outbox_topic(settings), n, rf, keep, "deliveries to make, keyed by receiver: the durable outbox"),
+        TopicSpec(deliveries_topic(settings), n, rf, keep, "a receipt for every delivery attempt"),
+        TopicSpec(
+            access_topic(settings),
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "console sessions, revocations and used ack links, read by every worker",
+        ),
+    ]
+    return specs
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    created: list[str]
+    present: list[str]
+    problems: list[str]
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
+    """Create missing topics and verify existing ones; idempotent, safe for every worker to call."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id=f"{settings.app_id}-admin",
+                request_timeout_ms=10000,
+                **settings.kafka_python_options(),
+            )
+            break
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise ConnectionError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+            time.sleep(1)
+    try:
+        specs = topic_specs(settings)
+        existing = set(admin.list_topics())
+        created, present, problems = [], [], []
+        missing = [s for s in specs if s.name not in existing]
+        for spec in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.config)]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:  # another worker won the race
+                present.append(spec.name)
+        for spec in specs:
+            if spec.name in existing:
+                present.append(spec.name)
+        described = {
+            t.get("name") or t.get("topic"): t
+            for t in admin.describe_topics([s.name for s in specs if s.name in present])
+        }
+        for spec in specs:
+            info = described.get(spec.name)
+            if info is None:
+                continue
+            partitions = len(info.get("partitions") or [])
+            if partitions != spec.partitions:
+                problems.append(
+                    f"{spec.name} has {partitions} partitions, expected {spec.partitions} "
+                    "(WATCHKEEPER_PARTITIONS): co-partitioning would break"
+                )
+        return TopicReport(created, present, problems)
+    finally:
+        admin.close()

@@ -1,0 +1,1 @@
+"""The worker's web server: the door (sessions, throttles), the ack endpoints, the console and its feed."""

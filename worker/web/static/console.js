@@ -1,0 +1,256 @@
+// Watchkeeper console: the board, the clocks and a case, kept live by Server-Sent Events.
+// No framework and no build step. Countdowns tick here from deadlines; the server pushes changes.
+"use strict";
+
+const state = { me: null, alerts: new Map(), children: [], view: "board", caseId: null };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k.startsWith("data-")) node.setAttribute(k, v); else node[k] = v;
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function left(deadline) {
+  const ms = new Date(deadline) - Date.now();
+  const s = Math.round(Math.abs(ms) / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const text = (h ? `${h}h ` : "") + (h || m ? `${m}m ` : "") + `${sec}s`;
+  return ms >= 0 ? `${text} left` : `${text} overdue`;
+}
+
+function countdown(deadline) {
+  const span = el("span", { class: "countdown", "data-deadline": deadline }, left(deadline));
+  if (new Date(deadline) < Date.now()) span.classList.add("over");
+  return span;
+}
+
+// People read London local time with the zone shown (GMT or BST), wherever the browser is.
+const LONDON = new Intl.DateTimeFormat("en-GB", {
+  timeZone: "Europe/London", weekday: "short", day: "2-digit", month: "short", year: "numeric",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+});
+function local(t) {
+  return LONDON.format(new Date(t));
+}
+
+async function api(path, options = {}) {
+  const reply = await fetch(path, { credentials: "same-origin", ...options });
+  if (reply.status === 401) { showSignIn(); throw new Error("signed out"); }
+  return reply;
+}
+
+// ------------------------------------------------------------------ views
+function show(view) {
+  for (const id of ["signin", "board", "clocks", "case"]) $(id).hidden = id !== view;
+  $("nav-board").toggleAttribute("aria-current", view === "board");
+  $("nav-clocks").toggleAttribute("aria-current", view === "clocks");
+  if ($("nav-board").hasAttribute("aria-current")) $("nav-board").setAttribute("aria-current", "page");
+  if ($("nav-clocks").hasAttribute("aria-current")) $("nav-clocks").setAttribute("aria-current", "page");
+}
+
+function filtered() {
+  const f = new FormData($("filters"));
+  const area = (f.get("area") || "").trim();
+  return [...state.alerts.values()].filter((a) =>
+    !["satisfied", "resolved", "closed", "retracted"].includes(a.state) &&
+    (!f.get("domain") || a.domain === f.get("domain")) &&
+    (!area || a.area === area) &&
+    (!f.get("severity") || a.severity === f.get("severity")));
+}
+
+const RANK = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+function urgency(a, b) {
+  return (a.stage !== "breach") - (b.stage !== "breach") || RANK[a.severity] - RANK[b.severity] ||
+    new Date(a.deadline) - new Date(b.deadline);
+}
+
+async function loadDeliveries() {
+  const failing = await (await api("/console/api/deliveries")).json();
+  const box = $("deliveries");
+  box.replaceChildren(...failing.map((d) => el("p", {},
+    `Pages to ${d.receiver} are not getting through: ${d.pending} waiting since ${local(d.oldest)} (London). `,
+    "Watchkeeper keeps retrying; until then, reach the people on that channel another way.")));
+  box.hidden = failing.length === 0;
+}
+
+function renderBoard() {
+  const list = $("alerts");
+  const alerts = filtered().sort(urgency);
+  list.replaceChildren(...alerts.map((a) => {
+    const ack = el("button", { type: "button", class: "primary" }, "Acknowledge");
+    ack.dataset.alert = a.alert_id;
+    ack.disabled = a.state !== "raised" || !state.me || state.me.access === "viewer";
+    ack.addEventListener("click", () => acknowledge(a.alert_id));
+    const caseLink = el("a", { href: `#case/${encodeURIComponent(a.case)}` }, a.case);
+    return el("li", { class: `card ${a.stage}`, "data-alert": a.alert_id },
+      el("h3", {}, `${a.stage === "breach" ? "BREACH" : "Warning"}: ${a.rule_title}`),
+      el("p", { class: "meta" }, "Case ", caseLink, a.area ? ` · ${a.area}` : "", ` · ${a.severity} · `,
+        el("span", { class: "state", "data-state": a.state }, a.state), a.acked_by ? ` by ${a.acked_by}` : ""),
+      a.immediate
+        ? el("p", {}, "Recorded ", local(a.deadline))
+        : el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
+      el("p", { class: "reason" }, a.reason),
+      el("p", {}, el("strong", {}, "Do now: "), a.action),
+      ack);
+  }));
+  $("no-alerts").hidden = alerts.length > 0;
+}
+
+function renderClocks() {
+  $("children").replaceChildren(...state.children.map((g) => el("li", { class: "card" },
+    el("h3", {}, `Child ${g.child}`),
+    ...g.cases.map((c) => el("div", {},
+      el("p", { class: "meta" }, "Case ", el("a", { href: `#case/${encodeURIComponent(c.case)}` }, c.case),
+        ` · ${c.domain}${c.area ? " · " + c.area : ""}`),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Clock"), el("th", {}, "Deadline"),
+        el("th", {}, "Time left"), el("th", {}, "Progress"))),
+      el("tbody", {}, ...c.clocks.map((k) => {
+        const total = new Date(k.deadline) - new Date(k.started_at);
+        const bar = el("progress", { max: 100, value: 0 });
+        bar.dataset.start = k.started_at; bar.dataset.deadline = k.deadline; bar.dataset.total = total;
+        bar.setAttribute("aria-label", `${k.title}: time used`);
+        return el("tr", {}, el("td", {}, k.title + (k.status === "paused" ? " (paused)" : "")),
+          el("td", {}, local(k.deadline)), el("td", {}, countdown(k.deadline)), el("td", {}, bar));
+      }))))))));
+  $("no-clocks").hidden = state.children.length > 0;
+  tick();
+}
+
+async function renderCase(id) {
+  const reply = await api(`/console/api/cases/${encodeURIComponent(id)}`);
+  $("case-title").textContent = `Case ${id}`;
+  if (reply.status === 404) { $("case-body").replaceChildren(el("p", {}, "This case is not on the board.")); return; }
+  const data = await reply.json();
+  const parts = [];
+  if (data.case) {
+    parts.push(el("h3", {}, "Timeline"), el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, "What"), el("th", {}, "Happened"), el("th", {}, "Recorded"))),
+      el("tbody", {}, ...data.case.timeline.map((e) => el("tr", {},
+        el("td", { title: e.type }, (e.label || e.type) + (e.detail ? ` (${e.detail})` : "")),
+        el("td", {}, local(e.time)),
+        el("td", { class: e.late ? "late" : "" }, local(e.recordedtime) + (e.late ? " (entered late)" : "")))))));
+    parts.push(el("h3", {}, "Rules"), ...Object.entries(data.case.rules).map(([id, r]) =>
+      el("div", { class: "card" }, el("strong", {}, r.title), el("p", {}, r.explanation),
+        el("p", { class: "meta" }, `Legal basis: ${r.legal_basis}`))));
+  }
+  parts.push(el("h3", {}, "Alerts"), el("ol", { class: "cards" }, ...data.alerts.map((a) =>
+    el("li", { class: `card ${a.stage}` }, el("strong", {}, `${a.stage}: ${a.rule_title} (${a.state})`),
+      el("p", { class: "meta" }, `Legal basis (${(a.grade || "").replace("_", " ")}): ${a.legal_basis}`),
+      el("p", { class: "reason" }, a.reason),
+      el("ul", {}, ...a.history.map((t) => el("li", {}, `${local(t.at)} ${t.state} by ${t.by}: ${t.reason}`)))))));
+  $("case-body").replaceChildren(...parts);
+}
+
+function tick() {
+  for (const span of document.querySelectorAll(".countdown")) {
+    span.textContent = left(span.dataset.deadline);
+    span.classList.toggle("over", new Date(span.dataset.deadline) < Date.now());
+  }
+  for (const bar of document.querySelectorAll("progress[data-total]")) {
+    const used = Date.now() - new Date(bar.dataset.start);
+    bar.value = Math.max(0, Math.min(100, (100 * used) / Number(bar.dataset.total)));
+  }
+}
+
+// ------------------------------------------------------------------ actions
+function acknowledge(alertId) {
+  const dialog = $("ack-dialog");
+  $("ack-note").value = "";
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "ok") return;
+    const reply = await api(`/console/api/alerts/${alertId}/ack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Watchkeeper": "console" },
+      body: JSON.stringify({ note: $("ack-note").value }),
+    });
+    if (reply.status !== 202) alert(`Not acknowledged: ${(await reply.json()).error}`);
+  };
+  dialog.showModal();
+}
+
+function showSignIn() {
+  state.me = null;
+  $("whoami").textContent = "";
+  $("signout").hidden = true;
+  if (state.source) { state.source.close(); state.source = null; }
+  show("signin");
+  $("token").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const reply = await fetch("/console/login", {
+    method: "POST", headers: { "X-Watchkeeper": "console" }, body: new URLSearchParams({ token: $("token").value }),
+  });
+  if (reply.status === 429) { $("signin-error").textContent = "Too many failed attempts. Wait a minute and try again."; return; }
+  if (reply.status !== 200) { $("signin-error").textContent = "That token was not accepted."; return; }
+  $("token").value = "";
+  await start();
+}
+
+// ------------------------------------------------------------------ live data
+async function load() {
+  const [alerts, clocks] = await Promise.all([api("/console/api/board"), api("/console/api/clocks")]);
+  state.alerts = new Map((await alerts.json()).map((a) => [a.alert_id, a]));
+  state.children = await clocks.json();
+}
+
+async function signOut() {
+  await fetch("/console/logout", { method: "POST", credentials: "same-origin", headers: { "X-Watchkeeper": "console" } });
+  showSignIn();
+}
+
+function listen() {
+  const source = new EventSource("/console/api/stream");
+  state.source = source;
+  source.addEventListener("hello", async () => {
+    $("live").textContent = "live"; $("live").classList.add("on");
+    await load(); route(); await loadDeliveries();
+  });
+  source.addEventListener("alert", (e) => { const a = JSON.parse(e.data); state.alerts.set(a.alert_id, a); refresh(); });
+  const reloadClocks = async () => { state.children = await (await api("/console/api/clocks")).json(); refresh(); };
+  source.addEventListener("case", reloadClocks);
+  source.addEventListener("delivery", loadDeliveries);
+  source.addEventListener("case-removed", reloadClocks);
+  source.addEventListener("signed-out", () => { source.close(); showSignIn(); });
+  source.onerror = () => { $("live").textContent = "reconnecting"; $("live").classList.remove("on"); };
+}
+
+function refresh() {
+  if (state.view === "board") renderBoard();
+  else if (state.view === "clocks") renderClocks();
+  else if (state.view === "case") renderCase(state.caseId);
+}
+
+function route() {
+  const hash = location.hash.slice(1) || "board";
+  if (hash.startsWith("case/")) { state.view = "case"; state.caseId = decodeURIComponent(hash.slice(5)); }
+  else state.view = hash === "clocks" ? "clocks" : "board";
+  show(state.view);
+  refresh();
+}
+
+async function start() {
+  const reply = await fetch("/console/api/me", { credentials: "same-origin" });
+  if (reply.status !== 200) { showSignIn(); return; }
+  state.me = await reply.json();
+  $("whoami").textContent = `${state.me.user} (${state.me.access})`;
+  $("signout").hidden = false;
+  listen();
+  route();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
+  $("filters").addEventListener("input", renderBoard);
+  window.addEventListener("hashchange", route);
+  setInterval(tick, 1000);
+  setInterval(() => { if (state.me) loadDeliveries().catch(() => {}); }, 30000);
+  start();
+});
