@@ -39,8 +39,8 @@ async def decode_only(stream: faust.StreamT[bytes]) -> None:
 
 
 @app.page("/count")
-async def count(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-    return web.json({"processed": processed})
+async def count(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return view.json({"processed": processed})
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streams.contract import EVENT_TYPES
-from streams.validation import Event, decode_event
+from streams.contract import Event
+from streams.validation import decode_event
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 TIMES = [
@@ -44,7 +45,7 @@ TIMES = [
     "not a time",
     "",
 ]
-WEIRD = [None, True, -1, 2**70, 1e308, "", "\ud800", "Zelda Quimby", [], {}, [[[]]], "x" * 300]
+WEIRD: list[object] = [None, True, -1, 2**70, 1e308, "", "\ud800", "Zelda Quimby", [], {}, [[[]]], "x" * 300]
 
 
 def example(annotation: Any) -> Any:

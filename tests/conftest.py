@@ -173,7 +173,7 @@ class Deployment:
         value = event if isinstance(event, bytes) else json.dumps(event).encode()
         if key == "subject":
             key = event["subject"].encode() if isinstance(event, dict) else None
-        self.producer.send(self.topic(domain), key=key, value=value).get(timeout=30)  # type: ignore[arg-type]
+        self.producer.send(self.topic(domain), key=key, value=value).get(timeout=30)
 
     def read(
         self, kind: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 60.0, settle: float = 0.0

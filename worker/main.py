@@ -12,10 +12,11 @@ taken from settings rather than Faust's default of 1.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
@@ -92,159 +93,190 @@ def build(
     notify = notify if notify is not None else notify_config_of(settings)
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
     app = faust_app(settings)
-    web_app = web_application(app)
-    guard.install(web_app)
-    # /metrics: Faust's Prometheus sensor (streams, tables, commits, rebalances, as faust_*) and
-    # Watchkeeper's own metrics (worker/metrics.py, as watchkeeper_*), from one registry.
-    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix="faust")
+    parts = _Assembly(settings, policy, notify, metrics, app)
+    domains, case_tables = parts.domain_agents()
+    dispatcher, records = parts.dispatcher()
+    outbox, pending = parts.outbox()
+    door, acknowledgements = parts.door()
+    board = None
+    if settings.console:
+        changelogs: dict[str, Holds] = {t.changelog_topic.get_topic_name(): "case" for t in case_tables}
+        changelogs[records.changelog_topic.get_topic_name()] = "alert"
+        changelogs[pending.changelog_topic.get_topic_name()] = "delivery"
+        board = parts.console(door, acknowledgements, changelogs)
+    gaps, stall_guard = parts.guards()
+    return Worker(
+        settings, policy, notify, app, metrics, domains, dispatcher, outbox, parts.ticks, door, gaps, stall_guard, board
+    )
 
-    def channel(name: str) -> TopicT:
-        return app.topic(name, key_serializer="raw", value_serializer="raw")
 
-    def table(name: str) -> TableT[bytes, bytes]:
+@dataclass
+class _Assembly:
+    """What every part of one worker is built from, and the registrations they share."""
+
+    settings: Settings
+    policy: Policy
+    notify: NotifyConfig
+    metrics: Metrics
+    app: faust.App
+    ticks: Ticks = field(init=False)
+    probe: RecordProbe = field(init=False)
+    dead_letters: DeadLetters = field(init=False)
+    web_app: web.Application = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.web_app = web_application(self.app)
+        guard.install(self.web_app)
+        # /metrics: Faust's Prometheus sensor (streams, tables, commits, rebalances, as faust_*) and
+        # Watchkeeper's own metrics (worker/metrics.py, as watchkeeper_*), from one registry.
+        setup_prometheus_sensors(self.app, pattern="/metrics", registry=self.metrics.registry, name_prefix="faust")
+        self.ticks = Ticks(self.app)
+        self.probe = RecordProbe(self.settings.bootstrap_servers, **self.settings.aiokafka_options())
+        self.dead_letters = DeadLetters(acked(self.channel(topics.deadletter_topic(self.settings))), self.metrics)
+
+    def channel(self, *names: str) -> TopicT:
+        """One topic, or several read as one stream, of raw bytes: we encode our own records."""
+        return self.app.topic(*names, key_serializer="raw", value_serializer="raw")
+
+    def table(self, name: str) -> TableT[bytes, bytes]:
         # Faust derives a table's *changelog* serializers from key_type/value_type (bytes: raw)
         # and ignores ``schema`` for that; a Schema alone writes and recovers the changelog as
         # JSON, and recovery fails after a restart.
-        return app.Table(name, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        return self.app.Table(name, partitions=self.settings.partitions, key_type=bytes, value_type=bytes)
 
-    probe = RecordProbe(settings.bootstrap_servers, **settings.aiokafka_options())
-    ticks = Ticks(app)
-    dead_letters = DeadLetters(acked(channel(topics.deadletter_topic(settings))), metrics)
-    send_alert = acked(channel(topics.alerts_topic(settings)))
-    case_tables: dict[Domain, TableT[bytes, bytes]] = {}
-    domains: dict[Domain, DomainAgent] = {}
-    for domain in DOMAINS:
-        events_name, ticks_name = topics.input_topic(settings, domain), topics.ticks_topic(settings, domain)
-        case_tables[domain] = table(f"{domain}-cases")
-        index = DueIndex()
-        domains[domain] = agent = DomainAgent(
-            domain=domain,
-            policy=policy,
-            limits=input_limits(settings),
-            cases=case_tables[domain],
-            index=index,
-            offsets=ConsumerOffsets(app, events_name, probe),
-            owned=_owned(ticks, events_name),
-            send_alert=send_alert,
-            forward=acked(channel(events_name)),
-            dead_letters=dead_letters,
-            metrics=metrics,
+    def every(self, seconds: float, fun: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fun`` every ``seconds`` on this worker, from when it is ready until it stops."""
+        self.app.timer(interval=seconds)(fun)
+
+    def owned(self, topic: str) -> Callable[[], list[int]]:
+        return lambda: self.ticks.owned(topic)
+
+    def domain_agents(self) -> tuple[dict[Domain, DomainAgent], list[TableT[bytes, bytes]]]:
+        """One agent per domain, reading its input topic and its ticks topic as one stream."""
+        settings, domains, tables = self.settings, {}, []
+        send_alert = acked(self.channel(topics.alerts_topic(settings)))
+        for domain in DOMAINS:
+            events_name, ticks_name = topics.input_topic(settings, domain), topics.ticks_topic(settings, domain)
+            cases = self.table(f"{domain}-cases")
+            domains[domain] = agent = DomainAgent(
+                domain=domain,
+                policy=self.policy,
+                limits=input_limits(settings),
+                cases=cases,
+                index=DueIndex(),
+                offsets=ConsumerOffsets(self.app, events_name, self.probe),
+                owned=self.owned(events_name),
+                send_alert=send_alert,
+                forward=acked(self.channel(events_name)),
+                dead_letters=self.dead_letters,
+                metrics=self.metrics,
+                ticks_topic=ticks_name,
+            )
+            self.app.agent(self.channel(events_name, ticks_name), name=f"{domain}-agent", concurrency=1)(agent.consume)
+            self.ticks.register(events_name, self.channel(ticks_name), agent.index)
+            tables.append(cases)
+        return domains, tables
+
+    def dispatcher(self) -> tuple[Dispatcher, TableT[bytes, bytes]]:
+        settings = self.settings
+        alerts_name, commands_name = topics.alerts_topic(settings), topics.alert_commands_topic(settings)
+        ticks_name = topics.alert_ticks_topic(settings)
+        records = self.table("alert-records")
+        dispatcher = Dispatcher(
+            config=self.notify,
+            records=records,
+            index=DueIndex(),
+            owned=self.owned(alerts_name),
+            produce_job=produced(self.channel(topics.outbox_topic(settings))),
+            produce_transition=produced(self.channel(topics.alert_transitions_topic(settings))),
+            dead_letters=self.dead_letters,
+            metrics=self.metrics,
+            commands_topic=commands_name,
             ticks_topic=ticks_name,
         )
-        stream = app.topic(events_name, ticks_name, key_serializer="raw", value_serializer="raw")
-        app.agent(stream, name=f"{domain}-agent", concurrency=1)(agent.consume)
-        ticks.register(events_name, channel(ticks_name), index)
+        stream = self.channel(alerts_name, commands_name, ticks_name)
+        self.app.agent(stream, name="dispatcher", concurrency=1)(dispatcher.consume)
+        self.ticks.register(alerts_name, self.channel(ticks_name), dispatcher.index)
+        return dispatcher, records
 
-    alerts_name, commands_name = topics.alerts_topic(settings), topics.alert_commands_topic(settings)
-    alert_ticks_name = topics.alert_ticks_topic(settings)
-    records = table("alert-records")
-    dispatcher = Dispatcher(
-        config=notify,
-        records=records,
-        index=DueIndex(),
-        owned=_owned(ticks, alerts_name),
-        produce_job=produced(channel(topics.outbox_topic(settings))),
-        produce_transition=produced(channel(topics.alert_transitions_topic(settings))),
-        dead_letters=dead_letters,
-        metrics=metrics,
-        commands_topic=commands_name,
-        ticks_topic=alert_ticks_name,
-    )
-    dispatched = app.topic(alerts_name, commands_name, alert_ticks_name, key_serializer="raw", value_serializer="raw")
-    app.agent(dispatched, name="dispatcher", concurrency=1)(dispatcher.consume)
-    ticks.register(alerts_name, channel(alert_ticks_name), dispatcher.index)
+    def outbox(self) -> tuple[Outbox, TableT[bytes, bytes]]:
+        settings, notify = self.settings, self.notify
+        jobs = self.channel(topics.outbox_topic(settings))
+        pending = self.table("outbox-pending")
+        outbox = Outbox(
+            config=notify,
+            retry=RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_attempts),
+            breaker_cooldown=settings.breaker_cooldown_seconds,
+            pending=pending,
+            send_job=acked(jobs),
+            produce_receipt=produced(self.channel(topics.deliveries_topic(settings))),
+            dead_letters=self.dead_letters,
+            metrics=self.metrics,
+            width=settings.delivery_concurrency,
+            rebalancing=lambda: bool(self.app.rebalancing),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        self.app.agent(jobs, name="outbox", concurrency=1)(outbox.consume)
+        self.every(RESUME_PENDING_SECONDS, outbox.resume_pending)
+        if notify.heartbeat_interval is not None and notify.heartbeat_receivers:
+            self.every(notify.heartbeat_interval.total_seconds(), outbox.heartbeat)
+        return outbox, pending
 
-    outbox_channel = channel(topics.outbox_topic(settings))
-    pending = table("outbox-pending")
-    outbox = Outbox(
-        config=notify,
-        retry=RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_attempts),
-        breaker_cooldown=settings.breaker_cooldown_seconds,
-        pending=pending,
-        send_job=acked(outbox_channel),
-        produce_receipt=produced(channel(topics.deliveries_topic(settings))),
-        dead_letters=dead_letters,
-        metrics=metrics,
-        width=settings.delivery_concurrency,
-        rebalancing=lambda: bool(app.rebalancing),
-        worker=f"{socket.gethostname()}:{os.getpid()}",
-    )
-    app.agent(outbox_channel, name="outbox", concurrency=1)(outbox.consume)
-    _every(app, RESUME_PENDING_SECONDS, outbox.resume_pending)
-    if notify.heartbeat_interval is not None and notify.heartbeat_receivers:
-        _every(app, notify.heartbeat_interval.total_seconds(), outbox.heartbeat)
+    def door(self) -> tuple[Door, Acknowledgements]:
+        """Who may call the web server, the ack endpoints, and the access log every worker follows."""
+        settings = self.settings
+        access_name = topics.access_topic(settings)
+        door = Door(self.notify, acked(self.channel(access_name)), self.metrics)
+        acknowledgements = Acknowledgements(acked(self.channel(topics.alert_commands_topic(settings))))
+        AckRoutes(self.notify, door, acknowledgements).install(self.web_app.router)
 
-    access_name = topics.access_topic(settings)
-    door = Door(notify, acked(channel(access_name)), metrics)
-    acknowledgements = Acknowledgements(acked(channel(commands_name)))
-    AckRoutes(notify, door, acknowledgements).install(web_app.router)
+        async def follow_access_log() -> None:
+            await door.follow(settings.bootstrap_servers, access_name, settings.aiokafka_options())
 
-    async def follow_access_log() -> None:
-        await door.follow(settings.bootstrap_servers, access_name, settings.aiokafka_options())
+        self.app.task(follow_access_log)
+        return door, acknowledgements
 
-    app.task(follow_access_log)
+    def console(self, door: Door, acknowledgements: Acknowledgements, changelogs: dict[str, Holds]) -> Board:
+        """The duty inspectors' console: its read model, the feed that keeps it, its routes and gauges."""
+        settings = self.settings
+        board = Board(self.policy, dt.timedelta(seconds=settings.slow_delivery_seconds))
+        hub = Hub()
+        ConsoleRoutes(self.notify, door, acknowledgements, board, hub).install(self.web_app.router)
+        feed = BoardFeed(board, changelogs, settings.partitions, hub.publish)
 
-    board = None
-    if settings.console:
-        changelogs: dict[str, Holds] = {t.changelog_topic.get_topic_name(): "case" for t in case_tables.values()}
-        changelogs[records.changelog_topic.get_topic_name()] = "alert"
-        changelogs[pending.changelog_topic.get_topic_name()] = "delivery"
-        board = _console(app, web_app, settings, notify, door, acknowledgements, policy, metrics, changelogs)
+        async def board_feed() -> None:
+            await feed.follow(settings.bootstrap_servers, settings.aiokafka_options())
 
-    # Faust may not treat skipped offsets as processed: never on internal topics, and on input
-    # topics only once a check finds no record there (worker/stall_guard.py, docs/design.md).
-    inputs = [topics.input_topic(settings, domain) for domain in DOMAINS]
-    gaps = GapPolicy(topics.internal_topics(settings), inputs, probe, metrics)
-    install_gap_policy(app, gaps)
-    watched = {*inputs, *(topics.ticks_topic(settings, d) for d in DOMAINS), *topics.internal_topics(settings)}
-    stall_guard = StallGuard(watched, metrics, probe)
+        async def board_gauges() -> None:
+            update_gauges(board, self.metrics)
 
-    async def guard_against_stalled_partitions() -> None:
-        await stall_guard.check(app)
+        self.app.task(board_feed)
+        self.every(GAUGE_SECONDS, board_gauges)
+        return board
 
-    _every(app, STALL_CHECK_SECONDS, guard_against_stalled_partitions)
-    _every(app, settings.tick_seconds, ticks.send)
+    def guards(self) -> tuple[GapPolicy, StallGuard]:
+        """What keeps every hand-off from trusting Faust's commits alone, ticks, and lag."""
+        settings, metrics = self.settings, self.metrics
+        # Faust may not treat skipped offsets as processed: never on internal topics, and on input
+        # topics only once a check finds no record there (worker/stall_guard.py, docs/design.md).
+        inputs = [topics.input_topic(settings, domain) for domain in DOMAINS]
+        gaps = GapPolicy(topics.internal_topics(settings), inputs, self.probe, metrics)
+        install_gap_policy(self.app, gaps)
+        stall_guard = StallGuard({*inputs, *topics.internal_topics(settings)}, metrics, self.probe)
 
-    def forget_due_indexes(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        ticks.forget()
+        async def guard_against_stalled_partitions() -> None:
+            await stall_guard.check(self.app)
 
-    app.on_partitions_revoked.connect(forget_due_indexes)
-    app.on_partitions_assigned.connect(forget_due_indexes)
-    lag = ConsumerLag(settings.bootstrap_servers, settings.app_id, settings.kafka_python_options(), metrics)
-    _every(app, LAG_SECONDS, lag.read)
-    return Worker(
-        settings, policy, notify, app, metrics, domains, dispatcher, outbox, ticks, door, gaps, stall_guard, board
-    )
+        def forget_due_indexes(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self.ticks.forget()
 
-
-def _console(
-    app: faust.App,
-    web_app: web.Application,
-    settings: Settings,
-    notify: NotifyConfig,
-    door: Door,
-    acknowledgements: Acknowledgements,
-    policy: Policy,
-    metrics: Metrics,
-    changelogs: dict[str, Holds],
-) -> Board:
-    """The duty inspectors' console: its read model, the feed that keeps it, its routes and gauges."""
-    import datetime as dt
-
-    board = Board(policy, dt.timedelta(seconds=settings.slow_delivery_seconds))
-    hub = Hub()
-    ConsoleRoutes(notify, door, acknowledgements, board, hub).install(web_app.router)
-    feed = BoardFeed(board, changelogs, settings.partitions, hub.publish)
-
-    async def board_feed() -> None:
-        await feed.follow(settings.bootstrap_servers, settings.aiokafka_options())
-
-    async def board_gauges() -> None:
-        update_gauges(board, metrics)
-
-    app.task(board_feed)
-    _every(app, GAUGE_SECONDS, board_gauges)
-    return board
+        self.every(STALL_CHECK_SECONDS, guard_against_stalled_partitions)
+        self.every(settings.tick_seconds, self.ticks.send)
+        self.app.on_partitions_revoked.connect(forget_due_indexes)
+        self.app.on_partitions_assigned.connect(forget_due_indexes)
+        lag = ConsumerLag(settings.bootstrap_servers, settings.app_id, settings.kafka_python_options(), metrics)
+        self.every(LAG_SECONDS, lag.read)
+        return gaps, stall_guard
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -290,15 +322,6 @@ def web_application(app: faust.App) -> web.Application:
     """The aiohttp application behind the worker's web server (Faust's aiohttp driver, the
     default). Watchkeeper's routes are plain aiohttp handlers on it, next to Faust's /metrics."""
     return cast(AiohttpWeb, app.web).web_app
-
-
-def _owned(ticks: Ticks, topic: str) -> Callable[[], list[int]]:
-    return lambda: ticks.owned(topic)
-
-
-def _every(app: faust.App, seconds: float, fun: Callable[[], Awaitable[None]]) -> None:
-    """Run ``fun`` every ``seconds`` on this worker, from when it is ready until it stops."""
-    app.timer(interval=seconds)(fun)
 
 
 # ----------------------------------------------------------------------------- running

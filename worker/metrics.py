@@ -19,6 +19,7 @@ AREA_LIMIT: Final = 200
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        # long: one declaration per metric, read as the table of what a worker exposes.
         self.registry = registry
         self._areas: dict[str, None] = {}
         self._children: dict[tuple[str, str, str], Counter] = {}

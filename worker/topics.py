@@ -74,58 +74,32 @@ def internal_topics(settings: Settings) -> list[str]:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    retention = str(int(settings.retention_days * DAY_MS))
     n, rf = settings.partitions, settings.replication_factor
+    keep = {"cleanup.policy": "delete", "retention.ms": str(int(settings.retention_days * DAY_MS))}
+    an_hour = {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)}
     specs = []
     for domain in DOMAINS:
-        specs.append(
+        specs += [
             TopicSpec(
-                input_topic(settings, domain),
-                n,
-                rf,
-                {"cleanup.policy": "delete", "retention.ms": retention},
-                f"{domain} events, keyed by case (CloudEvents subject)",
-            )
-        )
-        specs.append(
+                input_topic(settings, domain), n, rf, keep, f"{domain} events, keyed by case (CloudEvents subject)"
+            ),
             TopicSpec(
                 ticks_topic(settings, domain),
                 n,
                 rf,
-                {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
+                an_hour,
                 f"wall-clock ticks that fire {domain} deadlines on the partition that owns them",
-            )
-        )
-    specs.append(
-        TopicSpec(
-            alerts_topic(settings),
-            n,
-            rf,
-            {"cleanup.policy": "delete", "retention.ms": retention},
-            "alerts, keyed by alert id",
-        )
-    )
-    specs.append(
-        TopicSpec(
-            deadletter_topic(settings),
-            n,
-            rf,
-            {"cleanup.policy": "delete", "retention.ms": retention},
-            "refused input with a machine-readable reason",
-        )
-    )
-    keep = {"cleanup.policy": "delete", "retention.ms": retention}
-    specs += [
+            ),
+        ]
+    return specs + [
+        TopicSpec(alerts_topic(settings), n, rf, keep, "alerts, keyed by alert id"),
+        TopicSpec(deadletter_topic(settings), n, rf, keep, "refused input with a machine-readable reason"),
         TopicSpec(alert_commands_topic(settings), n, rf, keep, "acknowledgements from people, keyed by alert id"),
         TopicSpec(
             alert_transitions_topic(settings), n, rf, keep, "every lifecycle transition (who, when, why): the audit log"
         ),
         TopicSpec(
-            alert_ticks_topic(settings),
-            n,
-            rf,
-            {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
-            "wall-clock ticks that drive escalation and ack timeouts",
+            alert_ticks_topic(settings), n, rf, an_hour, "wall-clock ticks that drive escalation and ack timeouts"
         ),
         TopicSpec(outbox_topic(settings), n, rf, keep, "deliveries to make, keyed by receiver: the durable outbox"),
         TopicSpec(deliveries_topic(settings), n, rf, keep, "a receipt for every delivery attempt"),
@@ -137,7 +111,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             "console sessions, revocations and used ack links, read by every worker",
         ),
     ]
-    return specs
 
 
 @dataclass(frozen=True)

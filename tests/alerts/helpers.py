@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from agents.alert import Alert
+from agents.vocabulary import AlertStatus, Severity, StageKind
 from alerts.config import NotifyConfig, load
 from tests.conftest import T0
 
@@ -19,13 +20,17 @@ SESSION_KEY = "c7a94e1f0b3d62859e7c1a0f4d2b86e39a5c7e1f3b0d2946c8e0a2f4b6d8193e"
 
 
 def alert(
-    status: str = "firing", revision: int = 1, stage: str = "breach", severity: str = "high", **kw: object
+    status: AlertStatus = "firing",
+    revision: int = 1,
+    stage: StageKind = "breach",
+    severity: Severity = "high",
+    **kw: object,
 ) -> Alert:
     base = Alert(
         alert_id="a1",
         revision=revision,
-        status=status,  # type: ignore[arg-type]
-        stage=stage,  # type: ignore[arg-type]
+        status=status,
+        stage=stage,
         stage_name=stage,
         severity=severity,
         rule_id="custody.appropriate_adult.arrival",
