@@ -9,6 +9,7 @@ COPY pyproject.toml README.md ./
 COPY streams streams
 COPY agents agents
 COPY alerts alerts
+COPY worker worker
 COPY watchkeeper watchkeeper
 RUN pip install .
 USER watchkeeper

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -324,7 +323,8 @@ def _signing_keys(
     return session_key, link_key
 
 
-def load(path: Path, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
+def load(path: Path, environ: Mapping[str, str]) -> NotifyConfig:
+    """The notification file at ``path``; ``env:NAME`` secrets are read from ``environ``."""
     file, at = _read(path), str(path)
     receivers = _receivers(file, at, environ)
     policies = _escalation_policies(file, at)

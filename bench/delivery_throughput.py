@@ -49,6 +49,7 @@ def alert(case: str, n: int) -> Alert:
 
 
 def main() -> None:
+    # long: a benchmark reads top to bottom as its procedure: set up, measure, report.
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--cases", type=int, default=500)

@@ -28,8 +28,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.contract import EVENT_TYPES
-from streams.contract import Event
+from streams.contract import EVENT_TYPES, Event
 from streams.validation import decode_event
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)

@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from streams.contract import REF_PATTERN, Rank
-from streams.contract import Event
+from streams.contract import REF_PATTERN, Event, Rank
 from streams.validation import decode_event
 
 Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN)]

@@ -188,6 +188,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    # long: a benchmark reads top to bottom as its procedure: load, three runs, probes, restart, report.
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--probes", type=int, default=200)

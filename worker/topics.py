@@ -91,7 +91,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                 f"wall-clock ticks that fire {domain} deadlines on the partition that owns them",
             ),
         ]
-    return specs + [
+    return [
+        *specs,
         TopicSpec(alerts_topic(settings), n, rf, keep, "alerts, keyed by alert id"),
         TopicSpec(deadletter_topic(settings), n, rf, keep, "refused input with a machine-readable reason"),
         TopicSpec(alert_commands_topic(settings), n, rf, keep, "acknowledgements from people, keyed by alert id"),

@@ -37,10 +37,16 @@ def test_compose_has_kafka_two_workers_prometheus_and_grafana_with_existing_file
                 assert (DEPLOY / source).exists(), source
 
 
-def test_the_dockerfile_copies_every_package() -> None:
+def test_the_dockerfile_copies_every_installed_package_and_no_development_tool() -> None:
+    import tomllib
+
     text = (REPO / "Dockerfile").read_text()
-    for package in ("streams", "agents", "alerts", "watchkeeper"):
+    installed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    top = {package.split(".")[0] for package in installed}
+    assert top == {"streams", "agents", "alerts", "worker", "watchkeeper"}
+    for package in top:
         assert re.search(rf"^COPY {package} {package}$", text, re.M), package
+    assert "devtools" not in text
 
 
 def test_no_deployment_file_ships_a_usable_secret() -> None:
