@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable
+from typing import Any
+
 from worker.main import Worker, build
 from worker.settings import Settings
 
@@ -23,3 +28,27 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.topic}[{self.partition}]@{self.offset})"
+
+
+class Broker:
+    """The records a shell hands on, in order, by topic: each is 'on the broker' once the
+    ``sender``'s call returns, or once the acknowledgement a ``producer`` returns is awaited."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes]] = []
+
+    def sender(self, topic: str) -> Any:
+        async def send(key: bytes, value: bytes) -> None:
+            self.records.append((topic, key, value))
+
+        return send
+
+    def producer(self, topic: str) -> Any:
+        async def produce(key: bytes, value: bytes) -> Awaitable[None]:
+            self.records.append((topic, key, value))
+            return asyncio.sleep(0)
+
+        return produce
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [json.loads(value) for t, _, value in self.records if t == topic]

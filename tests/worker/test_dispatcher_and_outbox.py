@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Awaitable
 from typing import Any
 
@@ -17,33 +16,12 @@ from alerts.messages import COMMAND_ENCODER, JOB_ENCODER, AckCommand, Job
 from tests.alerts.helpers import alert as make_alert
 from tests.alerts.helpers import ladder_config
 from tests.conftest import T0
-from tests.worker.helpers import Message, assemble
+from tests.worker.helpers import Broker, Message, assemble
 from worker.deadletter import DeadLetters
 from worker.dispatcher import Dispatcher
 from worker.outbox import Outbox
 
 ALERT_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-
-
-class Broker:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes]] = []
-
-    def producer(self, topic: str) -> Any:
-        async def produce(key: bytes, value: bytes) -> Awaitable[None]:
-            self.records.append((topic, key, value))
-            return asyncio.sleep(0)  # the broker's acknowledgement, awaited by the sender
-
-        return produce
-
-    def sender(self, topic: str) -> Any:
-        async def send(key: bytes, value: bytes) -> None:
-            self.records.append((topic, key, value))
-
-        return send
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        return [json.loads(value) for t, _, value in self.records if t == topic]
 
 
 def dispatcher(broker: Broker, tmp_path: Any, now: dt.datetime = T0) -> Dispatcher:

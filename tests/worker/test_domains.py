@@ -15,28 +15,12 @@ import pytest
 
 from agents.engine.state import EPOCH
 from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention
-from tests.worker.helpers import Message, assemble
+from tests.worker.helpers import Broker, Message, assemble
 from worker.deadletter import DeadLetters
 from worker.domains import MARKER_TAIL, DomainAgent
 from worker.records import decode_case
 
 H = dt.timedelta(hours=1)
-
-
-class Broker:
-    """Records handed on, in order; each is on the 'broker' when the send returns."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes]] = []
-
-    def sender(self, topic: str) -> Any:
-        async def send(key: bytes, value: bytes) -> None:
-            self.records.append((topic, key, value))
-
-        return send
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        return [json.loads(value) for t, _, value in self.records if t == topic]
 
 
 @dataclasses.dataclass
