@@ -94,8 +94,10 @@ def test_send_validates_publishes_keyed_by_subject_and_drops_unknown_fields(
 
 
 def test_the_readme_demo_shows_a_warning_and_a_breach_within_a_minute(bootstrap: str) -> None:
+    """``make demo`` runs ``python -m devtools.demo`` from the checkout."""
     env = {**os.environ, "WATCHKEEPER_BOOTSTRAP_SERVERS": bootstrap}
-    result = run(["demo", "--timeout", "60"], env, timeout=150)
+    command = [sys.executable, "-m", "devtools.demo", "--timeout", "60"]
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=150)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert any(line.startswith("WARNING medium | custody.appropriate_adult.arrival") for line in lines)
