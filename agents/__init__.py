@@ -1,1 +1,2 @@
-"""Clocks and rules: the pure deadline engine, the policy language, and the Faust agents around them."""
+"""Clocks and rules: the policy language and its packs, and the deadline engine that keeps
+every clock of a case and says what is due. Pure."""

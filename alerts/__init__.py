@@ -1,1 +1,2 @@
-"""Alerts: the alert model, and where alerts go (console, webhook)."""
+"""Alerts out: what happens to an alert once raised (lifecycle, escalation, payloads,
+acknowledgement) and what the console shows. Pure."""

@@ -1,1 +1,2 @@
-"""Events in: the Faust app, topics, the event contract, and validation of raw input."""
+"""Events in: the event contract, and the validation that turns raw bytes into a typed event
+or a reason to refuse them. Pure."""

@@ -70,6 +70,7 @@ class Worker:
     outbox: Outbox
     ticks: Ticks
     door: Door
+    acknowledgements: Acknowledgements
     gaps: GapPolicy
     stall_guard: StallGuard
     board: Board | None
@@ -106,7 +107,20 @@ def build(
         board = parts.console(door, acknowledgements, changelogs)
     gaps, stall_guard = parts.guards()
     return Worker(
-        settings, policy, notify, app, metrics, domains, dispatcher, outbox, parts.ticks, door, gaps, stall_guard, board
+        settings,
+        policy,
+        notify,
+        app,
+        metrics,
+        domains,
+        dispatcher,
+        outbox,
+        parts.ticks,
+        door,
+        acknowledgements,
+        gaps,
+        stall_guard,
+        board,
     )
 
 

@@ -1,0 +1,102 @@
+"""The web server's routes on an assembled worker, served over real HTTP on loopback, with the
+access log and the alert-commands topic held in memory: who may do what, and what it leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from alerts.tokens import credential_for, generate_token
+from tests.alerts.helpers import SESSION_KEY
+from tests.worker.helpers import Broker, assemble
+from worker.main import Worker, web_application
+
+ALERT_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+VIEWER, INSPECTOR, ADMIN = generate_token(), generate_token(), generate_token()
+CONSOLE = {"X-Watchkeeper": "console"}
+
+
+def console_worker(broker: Broker) -> Worker:
+    users = [("viewer-1", "viewer", VIEWER), ("insp-1", "inspector", INSPECTOR), ("admin-1", "admin", ADMIN)]
+    worker = assemble(
+        WATCHKEEPER_TOPIC_PREFIX="web",
+        WATCHKEEPER_CONSOLE_USERS=",".join(f"{u}:{a}:{credential_for(t)}" for u, a, t in users),
+        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
+    )
+    worker.door.send_access = broker.sender("access")
+    worker.acknowledgements.send = broker.sender("commands")
+    return worker
+
+
+def serve(worker: Worker, scenario: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
+    async def run() -> None:
+        async with TestClient(TestServer(web_application(worker.app))) as client:
+            await scenario(client)
+
+    asyncio.run(run())
+
+
+def test_only_an_inspector_s_or_admin_s_bearer_token_acknowledges(tmp_path: Any) -> None:
+    broker = Broker()
+    worker = console_worker(broker)
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        path = f"/alerts/{ALERT_ID}/ack"
+        assert (await client.post(path)).status == 401
+        assert (await client.post(path, headers={"Authorization": f"Bearer {VIEWER}"})).status == 403
+        accepted = await client.post(path, headers={"Authorization": f"Bearer {INSPECTOR}"})
+        assert accepted.status == 202 and (await accepted.json())["by"] == "insp-1"
+        assert (await client.post("/alerts/not-an-id/ack", headers={"Authorization": f"Bearer {ADMIN}"})).status == 404
+
+    serve(worker, scenario)
+    (command,) = broker.on("commands")
+    assert (command["alert_id"], command["by"], command["how"]) == (ALERT_ID, "insp-1", "bearer token")
+
+
+def test_a_console_session_is_a_record_on_the_access_log_and_ends_there(tmp_path: Any) -> None:
+    broker = Broker()
+    worker = console_worker(broker)
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        refused = await client.post("/console/login", data={"token": VIEWER})  # not from the console page
+        assert refused.status == 403
+        login = await client.post("/console/login", data={"token": VIEWER}, headers=CONSOLE)
+        assert login.status == 200 and await login.json() == {"user": "viewer-1", "access": "viewer"}
+        # The cookie is Secure (the console is served behind TLS): the test sends it back by hand.
+        session = {"Cookie": f"wk_session={login.cookies['wk_session'].value}"}
+        me = await client.get("/console/api/me", headers=session)
+        assert me.status == 200 and (await me.json())["access"] == "viewer"
+        ack = await client.post(f"/console/api/alerts/{ALERT_ID}/ack", json={}, headers=CONSOLE | session)
+        assert ack.status == 403, "a viewer sees, and does not acknowledge"
+        revoke = await client.post("/console/api/users/insp-1/revoke", headers=CONSOLE | session)
+        assert revoke.status == 403, "only an admin revokes"
+        assert (await client.post("/console/logout", headers=CONSOLE | session)).status == 200
+        assert (await client.get("/console/api/me", headers=session)).status == 401
+
+    serve(worker, scenario)
+    records = [(key.split(b":")[0], json.loads(value)) for topic, key, value in broker.records if topic == "access"]
+    assert [(kind, record.get("ended")) for kind, record in records] == [(b"session", False), (b"session", True)]
+    assert VIEWER not in json.dumps([r for _, r in records]), "the access log holds no token"
+    assert broker.on("commands") == []
+
+
+def test_failed_sign_ins_are_throttled_with_retry_after_and_counted(tmp_path: Any) -> None:
+    broker = Broker()
+    worker = console_worker(broker)
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        for _ in range(10):
+            assert (
+                await client.post("/console/login", data={"token": "wk_" + "x" * 43}, headers=CONSOLE)
+            ).status == 401
+        throttled = await client.post("/console/login", data={"token": INSPECTOR}, headers=CONSOLE)
+        assert throttled.status == 429 and int(throttled.headers["Retry-After"]) >= 1
+
+    serve(worker, scenario)
+    counted = worker.metrics.registry.get_sample_value
+    assert counted("watchkeeper_auth_failures_total", {"path": "console", "outcome": "refused"}) == 10
+    assert counted("watchkeeper_auth_failures_total", {"path": "console", "outcome": "throttled"}) == 1
