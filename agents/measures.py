@@ -3,7 +3,7 @@ child stands now. Pure.
 
 ``measure(state, event_id, event_type)`` returns the observations one event completes: an
 appropriate adult's arrival completes an AA wait, a release completes a detention, and so
-on. The shell feeds them to Prometheus histograms and counters (streams/metrics.py). Each
+on. The shell feeds them to Prometheus histograms and counters (worker/metrics.py). Each
 event is applied once per case (repeated ids are dropped first), so each wait is counted
 once. Observations carry no case reference: only durations and bounded labels.
 

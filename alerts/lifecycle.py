@@ -1,6 +1,6 @@
 """An alert's life after the engine raised it: who is told, when, and what people did about it.
 
-Pure: no Faust, no HTTP, no clock reads. The dispatcher agent (alerts/dispatch.py) holds one
+Pure: no Faust, no HTTP, no clock reads. The dispatcher agent (worker/dispatcher.py) holds one
 ``AlertRecord`` per alert id in a table and feeds it the engine's messages, people's
 acknowledgements and ticks; this module says what changes and which notifications are due.
 

@@ -20,8 +20,8 @@ from standardwebhooks import Webhook
 
 from agents.alert import Alert
 from alerts.config import Receiver
-from alerts.console import london, what_happened
 from alerts.lifecycle import Action, State
+from alerts.text import london, what_happened
 
 ALLOWED: Final = (
     "alert_id",

@@ -27,9 +27,9 @@ from faust.types import StreamT
 from agents.alert import ALERT_DECODER, ALERT_ID
 from alerts import lifecycle
 from alerts.config import NotifyConfig
-from alerts.console import format_line
 from alerts.lifecycle import AlertRecord, Changes
 from alerts.messages import COMMAND_DECODER, JOB_ENCODER, jobs_for
+from alerts.text import format_line
 from worker.channels import Produce
 from worker.deadletter import DeadLetters, Message, internal_error
 from worker.due_index import DueIndex

@@ -68,7 +68,7 @@ def access_topic(settings: Settings) -> str:
 
 def internal_topics(settings: Settings) -> list[str]:
     """Topics only Watchkeeper writes and reads, without compaction or transactions: an offset
-    gap on one of them means records were dropped (streams/stall_guard.py)."""
+    gap on one of them means records were dropped (worker/stall_guard.py)."""
     alerting = [alerts_topic(settings), alert_commands_topic(settings), alert_ticks_topic(settings)]
     return [*(ticks_topic(settings, domain) for domain in DOMAINS), *alerting, outbox_topic(settings)]
 

@@ -1,4 +1,5 @@
-"""One readable line per alert, in London local time, for a terminal, a log or a chat message."""
+"""An alert as text for people: one readable line for a terminal, a log or a chat message, in
+London local time. (The console is the web page: worker/web/console.py.)"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pytest
 
 from agents.alert import ALERT_DECODER, ALERT_ENCODER, Alert
 from agents.engine import new_case, process_event, tick
-from alerts.console import format_line
+from alerts.text import format_line
 from streams.validation import Event, decode_event
 from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
 
