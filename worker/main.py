@@ -167,7 +167,9 @@ class _Assembly:
 
     def domain_agents(self) -> tuple[dict[Domain, DomainAgent], list[TableT[bytes, bytes]]]:
         """One agent per domain, reading its input topic and its ticks topic as one stream."""
-        settings, domains, tables = self.settings, {}, []
+        settings = self.settings
+        domains: dict[Domain, DomainAgent] = {}
+        tables: list[TableT[bytes, bytes]] = []
         send_alert = acked(self.channel(topics.alerts_topic(settings)))
         for domain in DOMAINS:
             events_name, ticks_name = topics.input_topic(settings, domain), topics.ticks_topic(settings, domain)

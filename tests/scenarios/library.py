@@ -3,7 +3,8 @@
 A scenario is YAML: a ``start`` instant, events at offsets from it (``at``, and ``recorded``
 when the record was entered later), and ``expect``: every alert message the case must
 produce, as ``case rule stage status`` lines; ``refused`` lists the dead-letter reason of
-each input that must be refused (``same_id_as: N`` gives an event the id of event N).
+each input that must be refused (``same_id_as: N`` gives an event the id of event N, ``id``
+gives it that id as written).
 Data values written ``@<offset>`` are times at that offset from the start (a relevant
 time, a review time). Event ids are derived from the scenario and the event's position, so
 alert ids are the same on every run.
@@ -47,7 +48,7 @@ class Scenario:
             out.append(
                 {
                     "specversion": "1.0",
-                    "id": str(uuid.uuid5(NAMESPACE, f"{self.path.stem}#{raw.get('same_id_as', i)}")),
+                    "id": str(raw["id"]) if "id" in raw else self._event_id(raw.get("same_id_as", i)),
                     "source": "scenario",
                     "type": raw["type"],
                     "subject": raw.get("subject", self.subject),
@@ -57,6 +58,9 @@ class Scenario:
                 }
             )
         return out
+
+    def _event_id(self, position: int) -> str:
+        return str(uuid.uuid5(NAMESPACE, f"{self.path.stem}#{position}"))
 
     def _value(self, value: Any, shift: dt.timedelta) -> Any:
         if isinstance(value, str) and value.startswith("@"):
