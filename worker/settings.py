@@ -410,14 +410,10 @@ class Settings:
         return options
 
     def aiokafka_options(self) -> dict[str, Any]:
-        """Connection options for the workers' own aiokafka consumers (console feed, access log, probe)."""
-        connection: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_security_protocol.startswith("SASL"):
-            connection |= {
-                "sasl_mechanism": self.kafka_sasl_mechanism,
-                "sasl_plain_username": self.kafka_sasl_username,
-                "sasl_plain_password": self.kafka_sasl_password,
-            }
+        """Connection options for the workers' own aiokafka consumers (console feed, access log,
+        probe): kafka-python's, with an SSL context instead of a CA file."""
+        shared = ("security_protocol", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password")
+        connection: dict[str, Any] = {k: v for k, v in self.kafka_python_options().items() if k in shared}
         if (context := self.ssl_context()) is not None:
             connection["ssl_context"] = context
         return connection
