@@ -31,16 +31,13 @@ from alerts.lifecycle import AlertRecord, Changes
 from alerts.messages import COMMAND_DECODER, JOB_ENCODER, jobs_for
 from alerts.text import format_line
 from worker.channels import Produce
+from worker.clock import utcnow
 from worker.deadletter import DeadLetters, Message, internal_error
 from worker.due_index import DueIndex
 from worker.metrics import Metrics
 from worker.records import decode_alert_record, encode_alert_record, index_owned
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def print_line(line: str) -> None:

@@ -38,6 +38,7 @@ from streams.contract import Domain
 from streams.validation import InputLimits, Rejection, decode_event, fingerprint
 from worker import faust_internals
 from worker.channels import Send
+from worker.clock import utcnow
 from worker.deadletter import DeadLetters, Message, internal_error
 from worker.due_index import DueIndex
 from worker.metrics import Metrics
@@ -47,10 +48,6 @@ from worker.stall_guard import RecordsIn
 log = logging.getLogger(__name__)
 MARKER_TAIL: Final = 8
 """At most this many offsets after the last record read may be transaction markers alone."""
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Offsets(Protocol):

@@ -27,7 +27,6 @@ import msgspec
 from aiohttp import web
 
 from agents.alert import ALERT_ID
-from alerts.access import SessionRecord
 from alerts.board.view import Board, measures
 from alerts.config import NotifyConfig
 from alerts.tokens import user_for_token
@@ -92,9 +91,6 @@ class ConsoleRoutes:
         router.add_post("/console/api/alerts/{alert_id}/ack", self.acknowledge)
         router.add_get("/console/api/stream", self.stream)
 
-    def signed_in(self, request: web.Request) -> SessionRecord | None:
-        return self.door.signed_in(request)
-
     # ------------------------------------------------------------------ pages
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text=(STATIC / "index.html").read_text(encoding="utf-8"), content_type="text/html")
@@ -140,7 +136,7 @@ class ConsoleRoutes:
         return response
 
     async def me(self, request: web.Request) -> web.StreamResponse:
-        session = self.signed_in(request)
+        session = self.door.signed_in(request)
         if session is None:
             return _sign_in_first()
         return web.json_response(
@@ -149,7 +145,7 @@ class ConsoleRoutes:
 
     async def revoke(self, request: web.Request) -> web.StreamResponse:
         """An admin ends every session of a user at once, on every worker (a lost device, a leaver)."""
-        session = self.signed_in(request)
+        session = self.door.signed_in(request)
         if session is None:
             return _sign_in_first()
         if session.access != "admin" or not from_console(request):
@@ -163,25 +159,25 @@ class ConsoleRoutes:
 
     # ------------------------------------------------------------------ the read model
     async def open_alerts(self, request: web.Request) -> web.StreamResponse:
-        if self.signed_in(request) is None:
+        if self.door.signed_in(request) is None:
             return _sign_in_first()
         q = request.query
         alerts = self.board.open_alerts(q.get("domain") or None, q.get("area") or None, q.get("severity") or None)
         return web.json_response(_dump(alerts))
 
     async def clocks(self, request: web.Request) -> web.StreamResponse:
-        if self.signed_in(request) is None:
+        if self.door.signed_in(request) is None:
             return _sign_in_first()
         return web.json_response(_dump(self.board.clocks_by_child()))
 
     async def deliveries(self, request: web.Request) -> web.StreamResponse:
         """Receivers with pages still undelivered after a minute: failing, or far behind."""
-        if self.signed_in(request) is None:
+        if self.door.signed_in(request) is None:
             return _sign_in_first()
         return web.json_response(_dump(self.board.failing_deliveries(dt.datetime.now(dt.UTC))))
 
     async def case(self, request: web.Request) -> web.StreamResponse:
-        if self.signed_in(request) is None:
+        if self.door.signed_in(request) is None:
             return _sign_in_first()
         found = self.board.case(request.match_info["case"])
         if found is None:
@@ -189,7 +185,7 @@ class ConsoleRoutes:
         return web.json_response(_dump(found))
 
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
-        session = self.signed_in(request)
+        session = self.door.signed_in(request)
         if session is None:
             return _sign_in_first()
         if not may_acknowledge(session.access):
@@ -211,7 +207,7 @@ class ConsoleRoutes:
         return web.json_response({"accepted": True}, status=202)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        if self.signed_in(request) is None:
+        if self.door.signed_in(request) is None:
             return _sign_in_first()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -227,7 +223,7 @@ class ConsoleRoutes:
                 except TimeoutError:
                     idle += STREAM_RECHECK_SECONDS
                     frame = b": keep-alive\n\n" if idle >= 15 else b""
-                if self.signed_in(request) is None:  # signed out, revoked or expired: the stream ends too
+                if self.door.signed_in(request) is None:  # signed out, revoked or expired: the stream ends too
                     await response.write(b"event: signed-out\ndata: {}\n\n")
                     break
                 if frame:

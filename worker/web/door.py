@@ -25,6 +25,7 @@ from alerts.config import Access, NotifyConfig
 from alerts.throttle import Throttle
 from alerts.tokens import read_session_cookie, sign_session
 from worker.channels import Send
+from worker.clock import utcnow
 from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,6 @@ CONSOLE_HEADER: Final = ("X-Watchkeeper", "console")
 set a header, and a cross-site script would need a CORS preflight this server never grants:
 this is the login and ack CSRF defence, with SameSite=Strict cookies."""
 ACKNOWLEDGING: Final[tuple[Access, ...]] = ("inspector", "admin")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def may_acknowledge(access: Access) -> bool:
