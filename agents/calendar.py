@@ -77,6 +77,11 @@ class Calendar:
                 remaining -= 1
         return self.at_local(day, local.time().replace(tzinfo=None))
 
+    def same_day_by(self, start: dt.datetime, by: dt.time, least: dt.timedelta) -> dt.datetime:
+        """``by`` local time on the local day ``start`` falls on, or ``start + least`` if that is
+        later: a clock started at 23:30 is not breached at 23:59."""
+        return max(self.at_local(self.local(start).date(), by), start + least)
+
     def window_start(self, at: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime:
         """``at`` itself if it falls inside the daily local window [start, end), else the window's
         next opening. The window may run past midnight (22:00–07:00)."""

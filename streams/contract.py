@@ -122,6 +122,13 @@ class InterviewEnded(Data, frozen=True):
 class DetentionExtended(Data, frozen=True):
     authorising_rank: Rank
     new_limit_hours: Annotated[int, msgspec.Meta(ge=24, le=36)] = 36
+    by_live_link: bool = False
+    """PACE s.45ZA: authorised by a superintendent not at the station, over a live link."""
+    consent_of_child: bool | None = None
+    consent_of_parent: bool | None = None
+    """s.45ZA(2): a parent's or guardian's consent for a child under 18; the child's own as well from 14."""
+    consent_in_presence_of_appropriate_adult: bool | None = None
+    """s.45ZA(3): a 14-17-year-old's consent may only be given in the appropriate adult's presence."""
 
 
 class WarrantOfFurtherDetention(Data, frozen=True):
@@ -139,6 +146,54 @@ class HospitalReturned(Data, frozen=True):
 
 class Charged(Data, frozen=True):
     bail: Literal["granted", "refused"]
+    appropriate_adult_present: bool | None = None
+    """Code C 16.1: a child is charged in the appropriate adult's presence if the AA is at the station."""
+    first_sitting_at: AwareDatetime | None = None
+    """PACE s.46(2): a child kept for court is brought before the first sitting after charge; its
+    time where the custody system knows it (else the force's local standard applies)."""
+
+
+class CourtAppeared(Data, frozen=True):
+    """Brought before the magistrates' court (after charge, or back from a remand to police cells)."""
+
+    certificate_produced: bool | None = None
+    """PACE s.38(7): a certificate under s.38(6) is produced to the court the child is first brought
+    before. None: not recorded."""
+
+
+class RemandedToPoliceDetention(Data, frozen=True):
+    """A magistrates' court remanded the defendant back to police detention (MCA 1980 s.128(7))."""
+
+
+class WelfarePersonInformed(Data, frozen=True):
+    """CYPA 1933 s.34(2)-(3), Code C 3.13: the person responsible for the child's welfare told of the
+    arrest, why, and where the child is held."""
+
+    who: Literal["parent", "guardian", "local_authority", "other_responsible_person"] | None = None
+    outcome: Literal["informed", "not_practicable"] = "informed"
+    """s.34(3): told "unless it is not practicable to do so"; a recorded impracticability meets it."""
+
+
+class ObservationLevelSet(Data, frozen=True):
+    """The custody officer's observation level from the risk assessment (APP: 1 general, 2
+    intermittent, 3 constant, 4 close proximity)."""
+
+    level: Literal[1, 2, 3, 4]
+    rousing_required: bool = False
+    """Code C 9.3: intoxicated, or the level of consciousness causes concern: visited and roused."""
+
+
+class CellVisitCompleted(Data, frozen=True):
+    roused: bool = False
+    """The detainee was roused and responded (Code C 9.3, Annex H)."""
+
+
+class SearchConducted(Data, frozen=True):
+    search: Literal["strip", "intimate"]
+    appropriate_adult_present: bool
+    absence_requested_and_agreed: bool = False
+    """Code C Annex A 5 and 11(c): the child said, in the appropriate adult's presence, that they
+    prefer the search without the AA, and the AA agreed."""
 
 
 class LocalAuthorityAccommodationRequested(Data, frozen=True):
@@ -183,10 +238,15 @@ class Released(Data, frozen=True):
 
 
 # --------------------------------------------------------------------------- police protection
+ProtectionPlacement = Literal["local_authority_accommodation", "refuge", "hospital", "police_station", "other"]
+
+
 class PoliceProtectionInitiated(Data, frozen=True):
     age_years: AgeYears
     initiating_officer_ref: Ref
-    placement: Literal["local_authority_accommodation", "refuge", "hospital", "police_station", "other"]
+    placement: ProtectionPlacement
+    """Where the child was taken: s.46(3)(f) requires a move to local authority accommodation or a
+    refuge from anywhere else; Home Office Circular 17/2008: a police station is not suitable."""
     area: Ref | None = None
 
 
@@ -224,6 +284,25 @@ class StrategyDiscussionHeld(Data, frozen=True):
     pass
 
 
+class ChildMoved(Data, frozen=True):
+    """CA 1989 s.46(3)(f): the child moved to other accommodation while in police protection."""
+
+    placement: ProtectionPlacement
+
+
+class ChildInformed(Data, frozen=True):
+    """CA 1989 s.46(3)(c): the child told of the steps taken, why, and what may follow."""
+
+    capable_of_understanding: bool = True
+    """False records that the child does not appear capable of understanding: the duty is then met."""
+
+
+class WishesAndFeelingsRecorded(Data, frozen=True):
+    """CA 1989 s.46(3)(d): reasonably practicable steps to discover the child's wishes and feelings."""
+
+    outcome: Literal["recorded", "steps_taken"] = "recorded"
+
+
 class EmergencyProtectionOrderApplied(Data, frozen=True):
     pass
 
@@ -253,7 +332,17 @@ class IncidentCreated(Data, frozen=True):
     present or not: Operation Encompass covers every one of them."""
 
 
+class CallEnded(Data, frozen=True):
+    """The first call (the contact centre's first contact) ended: THRIVE belongs to that call."""
+
+
 class ThriveRecorded(Data, frozen=True):
+    risk_level: RiskLevel
+
+
+class ThriveReassessed(Data, frozen=True):
+    """A re-assessment of an incident still open ("re-THRIVE")."""
+
     risk_level: RiskLevel
 
 
@@ -267,6 +356,20 @@ class ResourceArrived(Data, frozen=True):
 
 class PublicProtectionNoticeSubmitted(Data, frozen=True):
     ppn_ref: Ref | None = None
+
+
+class PublicProtectionNoticeAuthorised(Data, frozen=True):
+    """A supervisor reviewed and authorised the PPN (its risk grading and its recipients)."""
+
+    ppn_ref: Ref | None = None
+    supervisor_ref: Ref | None = None
+
+
+class PublicProtectionNoticeShared(Data, frozen=True):
+    ppn_ref: Ref | None = None
+    recipient: Literal["childrens_social_care", "health", "education", "multi_agency_hub", "other"] = (
+        "childrens_social_care"
+    )
 
 
 class OperationEncompassSent(Data, frozen=True):
@@ -320,6 +423,16 @@ class ChildReturned(Data, frozen=True):
     setting: Literal["home", "care_placement", "other"] | None = None
 
 
+class PreventionInterviewCompleted(Data, frozen=True):
+    """The police's own check on a found child (APP): separate from the local authority's return interview."""
+
+    kind: Literal["prevention_interview", "safe_and_well_check"] = "prevention_interview"
+
+
+class LocalAuthorityNotifiedOfReturn(Data, frozen=True):
+    """The local authority told that the child is back, so that it can offer the return interview."""
+
+
 class ReturnInterviewOffered(Data, frozen=True):
     pass
 
@@ -332,7 +445,110 @@ class ReturnInterviewCompleted(Data, frozen=True):
     pass
 
 
-Domain = Literal["custody", "protection", "incidents"]
+# --------------------------------------------------------------------------- investigations
+CrimeType = Literal[
+    "child_sexual_abuse",
+    "child_sexual_exploitation",
+    "online_child_sexual_abuse",
+    "child_criminal_exploitation",
+    "physical_abuse",
+    "neglect",
+    "emotional_abuse",
+    "domestic_abuse",
+    "other",
+]
+Specialism = Literal[
+    "child_abuse_investigation",
+    "online_child_abuse",
+    "public_protection",
+    "criminal_investigation",
+    "response",
+    "neighbourhood",
+    "other",
+]
+
+
+class CrimeRecorded(Data, frozen=True):
+    """A crime recorded with a child as its victim or a child at risk (the subject names the investigation)."""
+
+    crime_type: CrimeType
+    child_role: Literal["victim", "at_risk"]
+    significant_harm_suspected: bool
+    """Working Together: reasonable cause to suspect significant harm calls for a strategy discussion."""
+    immediate_risk: bool = False
+    child_ref: Ref | None = None
+    area: Ref | None = None
+
+
+class InvestigationAllocated(Data, frozen=True):
+    team_ref: Ref
+    specialism: Specialism
+
+
+class InvestigationPlanRecorded(Data, frozen=True):
+    pass
+
+
+class SupervisoryReviewCompleted(Data, frozen=True):
+    supervisor_ref: Ref | None = None
+    supervisor_rank: Rank | None = None
+
+
+class StrategyDiscussionRequested(Data, frozen=True):
+    pass
+
+
+class InvestigationStrategyDiscussionHeld(Data, frozen=True):
+    section_47_decision: (
+        Literal["section_47_enquiries", "child_in_need_assessment", "no_further_action", "other"] | None
+    ) = None
+    """Whether the strategy discussion decided on enquiries under Children Act 1989 s.47. None: not recorded."""
+
+
+class VictimNeedsAssessmentCompleted(Data, frozen=True):
+    pass
+
+
+class VoiceOfTheChildRecorded(Data, frozen=True):
+    """What the child said, felt or showed is on the record (the record says that it is, never what it is)."""
+
+
+class EthnicityRecorded(Data, frozen=True):
+    """The child's ethnicity and cultural heritage recorded on the force's systems (not the value itself)."""
+
+
+class InvestigationClosed(Data, frozen=True):
+    outcome: Literal["charged", "out_of_court_disposal", "evidential_difficulties", "no_crime", "other"] | None = None
+
+
+# --------------------------------------------------------------------------- offender management
+class ArmsAssessmentDue(Data, frozen=True):
+    """A registered sex offender's ARMS assessment is due by the plan (the subject names the management case)."""
+
+    next_assessment_due_at: AwareDatetime
+    area: Ref | None = None
+
+
+class ArmsAssessmentCompleted(Data, frozen=True):
+    next_assessment_due_at: AwareDatetime | None = None
+    """The next assessment's date under the plan. None: no further assessment planned."""
+
+
+class HomeVisitPlanned(Data, frozen=True):
+    next_visit_due_at: AwareDatetime
+    area: Ref | None = None
+
+
+class HomeVisitCompleted(Data, frozen=True):
+    next_visit_due_at: AwareDatetime | None = None
+    """The next visit's date under the plan. None: no further visit planned (reactive management)."""
+
+
+class OffenderManagementEnded(Data, frozen=True):
+    pass
+
+
+Domain = Literal["custody", "protection", "incidents", "investigations"]
 
 EVENT_TYPES: Final[dict[str, type[Data]]] = {
     # custody
@@ -357,6 +573,12 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "custody.rest.started": RestStarted,
     "custody.rest.ended": RestEnded,
     "custody.released": Released,
+    "custody.court.appeared": CourtAppeared,
+    "custody.remanded_to_police_detention": RemandedToPoliceDetention,
+    "custody.welfare_person.informed": WelfarePersonInformed,
+    "custody.observation_level.set": ObservationLevelSet,
+    "custody.cell_visit.completed": CellVisitCompleted,
+    "custody.search.conducted": SearchConducted,
     # police protection
     "protection.police_protection.initiated": PoliceProtectionInitiated,
     "protection.designated_officer.assigned": DesignatedOfficerAssigned,
@@ -367,12 +589,19 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "protection.strategy_discussion.held": StrategyDiscussionHeld,
     "protection.emergency_protection_order.applied": EmergencyProtectionOrderApplied,
     "protection.police_protection.ended": PoliceProtectionEnded,
+    "protection.child.moved": ChildMoved,
+    "protection.child.informed": ChildInformed,
+    "protection.wishes_and_feelings.recorded": WishesAndFeelingsRecorded,
     # incidents
     "incident.created": IncidentCreated,
+    "incident.call.ended": CallEnded,
     "incident.thrive.recorded": ThriveRecorded,
+    "incident.thrive.reassessed": ThriveReassessed,
     "incident.resource.deployed": ResourceDeployed,
     "incident.resource.arrived": ResourceArrived,
     "incident.public_protection_notice.submitted": PublicProtectionNoticeSubmitted,
+    "incident.public_protection_notice.authorised": PublicProtectionNoticeAuthorised,
+    "incident.public_protection_notice.shared": PublicProtectionNoticeShared,
     "incident.operation_encompass.sent": OperationEncompassSent,
     "incident.closed": IncidentClosed,
     # missing children (an episode is an incident-domain case)
@@ -386,6 +615,28 @@ EVENT_TYPES: Final[dict[str, type[Data]]] = {
     "missing.return_interview.offered": ReturnInterviewOffered,
     "missing.return_interview.declined": ReturnInterviewDeclined,
     "missing.return_interview.completed": ReturnInterviewCompleted,
+    "missing.prevention_interview.completed": PreventionInterviewCompleted,
+    "missing.local_authority.notified": LocalAuthorityNotifiedOfReturn,
+    # child protection investigations
+    "investigation.crime.recorded": CrimeRecorded,
+    "investigation.allocated": InvestigationAllocated,
+    "investigation.plan.recorded": InvestigationPlanRecorded,
+    "investigation.supervisory_review.completed": SupervisoryReviewCompleted,
+    "investigation.strategy_discussion.requested": StrategyDiscussionRequested,
+    "investigation.strategy_discussion.held": InvestigationStrategyDiscussionHeld,
+    "investigation.public_protection_notice.submitted": PublicProtectionNoticeSubmitted,
+    "investigation.public_protection_notice.authorised": PublicProtectionNoticeAuthorised,
+    "investigation.public_protection_notice.shared": PublicProtectionNoticeShared,
+    "investigation.victim_needs_assessment.completed": VictimNeedsAssessmentCompleted,
+    "investigation.voice_of_the_child.recorded": VoiceOfTheChildRecorded,
+    "investigation.ethnicity.recorded": EthnicityRecorded,
+    "investigation.closed": InvestigationClosed,
+    # offender management (registered sex offenders; an investigations-domain case)
+    "offender.arms_assessment.due": ArmsAssessmentDue,
+    "offender.arms_assessment.completed": ArmsAssessmentCompleted,
+    "offender.home_visit.planned": HomeVisitPlanned,
+    "offender.home_visit.completed": HomeVisitCompleted,
+    "offender.management.ended": OffenderManagementEnded,
 }
 
 EVENT_LABELS: Final[dict[str, str]] = {
@@ -411,6 +662,12 @@ EVENT_LABELS: Final[dict[str, str]] = {
     "custody.rest.started": "rest period started",
     "custody.rest.ended": "rest period ended",
     "custody.released": "released from custody",
+    "custody.court.appeared": "brought before the court",
+    "custody.remanded_to_police_detention": "remanded by the court to police detention",
+    "custody.welfare_person.informed": "person responsible for the child's welfare informed",
+    "custody.observation_level.set": "observation level set",
+    "custody.cell_visit.completed": "cell visit",
+    "custody.search.conducted": "strip or intimate search",
     # protection
     "protection.police_protection.initiated": "police protection started",
     "protection.designated_officer.assigned": "designated officer assigned",
@@ -421,12 +678,19 @@ EVENT_LABELS: Final[dict[str, str]] = {
     "protection.strategy_discussion.held": "strategy discussion held",
     "protection.emergency_protection_order.applied": "emergency protection order applied for",
     "protection.police_protection.ended": "police protection ended",
+    "protection.child.moved": "child moved to other accommodation",
+    "protection.child.informed": "child told what is happening and why",
+    "protection.wishes_and_feelings.recorded": "child's wishes and feelings sought",
     # incidents
     "incident.created": "incident created",
+    "incident.call.ended": "first call ended",
     "incident.thrive.recorded": "THRIVE risk assessment recorded",
+    "incident.thrive.reassessed": "THRIVE risk re-assessed",
     "incident.resource.deployed": "officers deployed",
     "incident.resource.arrived": "officers arrived",
     "incident.public_protection_notice.submitted": "public protection notice submitted",
+    "incident.public_protection_notice.authorised": "public protection notice authorised by a supervisor",
+    "incident.public_protection_notice.shared": "public protection notice shared",
     "incident.operation_encompass.sent": "Operation Encompass notification sent",
     "incident.closed": "incident closed",
     # missing children
@@ -440,6 +704,28 @@ EVENT_LABELS: Final[dict[str, str]] = {
     "missing.return_interview.offered": "return interview offered",
     "missing.return_interview.declined": "return interview declined by the child",
     "missing.return_interview.completed": "return interview completed",
+    "missing.prevention_interview.completed": "prevention interview or safe-and-well check",
+    "missing.local_authority.notified": "local authority told of the return",
+    # investigations
+    "investigation.crime.recorded": "crime recorded with a child victim or child at risk",
+    "investigation.allocated": "investigation allocated",
+    "investigation.plan.recorded": "investigation plan recorded",
+    "investigation.supervisory_review.completed": "supervisor's review of the investigation",
+    "investigation.strategy_discussion.requested": "strategy discussion requested",
+    "investigation.strategy_discussion.held": "strategy discussion held",
+    "investigation.public_protection_notice.submitted": "public protection notice submitted",
+    "investigation.public_protection_notice.authorised": "public protection notice authorised by a supervisor",
+    "investigation.public_protection_notice.shared": "public protection notice shared",
+    "investigation.victim_needs_assessment.completed": "victim's needs assessed",
+    "investigation.voice_of_the_child.recorded": "voice of the child recorded",
+    "investigation.ethnicity.recorded": "ethnicity and cultural heritage recorded",
+    "investigation.closed": "investigation closed",
+    # offender management
+    "offender.arms_assessment.due": "ARMS assessment due",
+    "offender.arms_assessment.completed": "ARMS assessment completed",
+    "offender.home_visit.planned": "home visit planned",
+    "offender.home_visit.completed": "home visit completed",
+    "offender.management.ended": "offender management ended",
 }
 """What people read for each event type, in alerts, timelines and the console: plain words,
 never the type id. Kept next to the contract so a new type cannot arrive without one."""
@@ -454,12 +740,15 @@ _DOMAIN_OF_PREFIX: Final[dict[str, Domain]] = {
     "protection": "protection",
     "incident": "incidents",
     "missing": "incidents",
+    "investigation": "investigations",
+    "offender": "investigations",
 }
-DOMAINS: Final[tuple[Domain, ...]] = ("custody", "protection", "incidents")
+DOMAINS: Final[tuple[Domain, ...]] = ("custody", "protection", "incidents", "investigations")
 
 
 def domain_of(event_type: str) -> Domain:
-    """The input topic's domain for an event type (missing episodes travel with incidents)."""
+    """The input topic's domain for an event type (missing episodes travel with incidents; the
+    public protection unit's offender management travels with its investigations)."""
     return _DOMAIN_OF_PREFIX[event_type.split(".", 1)[0]]
 
 

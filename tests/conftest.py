@@ -24,6 +24,7 @@ from hypothesis import settings as hypothesis_settings
 
 from devtools import local
 from devtools.local import Receiver, free_port
+from streams.contract import DOMAINS
 
 __all__ = ["Receiver", "free_port"]
 
@@ -143,8 +144,8 @@ class Deployment:
     def topic(self, kind: str) -> str:
         from worker import topics
 
-        if kind in ("custody", "protection", "incidents"):
-            return topics.input_topic(self.settings, kind)  # type: ignore[arg-type]
+        if kind in DOMAINS:
+            return topics.input_topic(self.settings, kind)
         named = {
             "alerts": topics.alerts_topic,
             "deadletter": topics.deadletter_topic,

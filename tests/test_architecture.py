@@ -126,9 +126,23 @@ def test_the_worker_is_assembled_by_one_function_from_settings() -> None:
     from tests.worker.helpers import assemble
 
     worker = assemble(WATCHKEEPER_TOPIC_PREFIX="arch")
-    assert sorted(worker.app.agents) == ["custody-agent", "dispatcher", "incidents-agent", "outbox", "protection-agent"]
+    assert sorted(worker.app.agents) == [
+        "custody-agent",
+        "dispatcher",
+        "incidents-agent",
+        "investigations-agent",
+        "outbox",
+        "protection-agent",
+    ]
     tables = sorted(t.name for t in worker.app.tables.values())
-    assert tables == ["alert-records", "custody-cases", "incidents-cases", "outbox-pending", "protection-cases"]
+    assert tables == [
+        "alert-records",
+        "custody-cases",
+        "incidents-cases",
+        "investigations-cases",
+        "outbox-pending",
+        "protection-cases",
+    ]
     assert {"/metrics", "/console", "/ack", "/alerts/{alert_id}/ack", "/console/api/stream"} <= set(worker.routes())
     quiet = assemble(WATCHKEEPER_TOPIC_PREFIX="arch2", WATCHKEEPER_CONSOLE="off")
     assert quiet.board is None and "/console" not in quiet.routes() and "/ack" in quiet.routes()

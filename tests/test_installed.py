@@ -51,8 +51,11 @@ def test_the_wheel_holds_the_packages_their_data_and_no_development_tool(site: P
     assert tops == set(INSTALLED)
     assert sorted(p.name for p in (site / "agents" / "packs").glob("*.yaml")) == [
         "custody.yaml",
+        "first_contact.yaml",
         "incidents.yaml",
+        "investigations.yaml",
         "missing.yaml",
+        "offenders.yaml",
         "protection.yaml",
     ]
     assert (site / "worker" / "web" / "static" / "index.html").is_file()

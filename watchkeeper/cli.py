@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streams.contract import DOMAINS
 from worker.settings import Settings, SettingsError, settings_help
 
 if TYPE_CHECKING:
@@ -317,7 +318,7 @@ def _add_send(sub: Subparsers) -> None:
     )
     p.add_argument(
         "--domain",
-        choices=("custody", "protection", "incidents"),
+        choices=DOMAINS,
         default="custody",
         help="input topic for --raw (default custody)",
     )

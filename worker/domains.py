@@ -1,4 +1,4 @@
-"""The imperative shell around the engine: one Faust agent per domain (custody, protection, incidents).
+"""The imperative shell around the engine: one Faust agent per domain (custody, protection, incidents, investigations).
 
 Design (answers the limits in ../shared/reference/faust-notes.md; see docs/design.md):
 

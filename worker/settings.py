@@ -168,7 +168,7 @@ class Settings:
         (),
         "Policy pack YAML files, separated by ':'.",
         _paths,
-        shown="(the built-in packs: custody, protection, missing, incidents)",
+        shown="(the built-in packs: custody, protection, missing, incidents, first_contact, investigations, offenders)",
     )
     policy_overrides: tuple[Path, ...] = _setting(
         "WATCHKEEPER_POLICY_OVERRIDES",

@@ -365,12 +365,12 @@ def _time_field(stored: StoredEvent, name: str | None) -> dt.datetime | None:
 
 def _first_span(state: CaseState, policy: Policy, rule: Rule, stored: StoredEvent, anchor: dt.datetime) -> float | None:
     """Seconds from the anchor to the first deadline, or None if this case gives the rule no deadline."""
+    due = _time_field(stored, rule.due_field)
+    if due is not None:  # the record sets it (a review time, the court's first sitting)
+        return (due - anchor).total_seconds()
     if rule.deadline is not None:
         return (rule.deadline.due(policy.calendar, anchor) - anchor).total_seconds()
     if rule.kind == "chain":
-        due = _time_field(stored, rule.due_field)
-        if due is not None:
-            return (due - anchor).total_seconds()
         return rule.first.total_seconds() if rule.first is not None else None
     target = rule.target_for(state.facts)
     return target.total_seconds() if target is not None else None

@@ -45,7 +45,8 @@ from agents.vocabulary import Grade
 from streams.contract import EVENT_TYPES, domain_of
 
 PACKS_DIR: Final = Path(__file__).resolve().parents[1] / "packs"
-"""The built-in packs, installed with the package: custody (PACE), protection (s.46), missing, incidents."""
+"""The built-in packs, installed with the package: custody (PACE), protection (s.46), missing,
+incidents, first_contact, investigations, offenders."""
 
 
 def default_packs() -> tuple[Path, ...]:
@@ -228,11 +229,17 @@ class _RuleBuilder:
         return dt.time(int(m.group(1)), int(m.group(2)))
 
     def calendar_deadline(self, raw: CalendarDeadlineSpec) -> CalendarDeadline:
-        chosen = [n for n in ("next_school_day_start", "working_days", "window") if getattr(raw, n) is not None]
+        kinds = ("next_school_day_start", "working_days", "window", "same_day_by")
+        chosen = [n for n in kinds if getattr(raw, n) is not None]
         if len(chosen) != 1:
-            raise self.fail("deadline", "give exactly one of next_school_day_start, working_days, window")
-        if raw.grace is not None and raw.window is None:
-            raise self.fail("deadline.grace", "only a window deadline has a grace")
+            raise self.fail("deadline", f"give exactly one of {', '.join(kinds)}")
+        if raw.grace is not None and raw.window is None and raw.same_day_by is None:
+            raise self.fail("deadline.grace", "only a window or same-day deadline has a grace")
+        if raw.same_day_by is not None:
+            return CalendarDeadline(
+                same_day_by=self.wall_time("deadline.same_day_by", raw.same_day_by),
+                grace=self.duration("deadline.grace", raw.grace) or dt.timedelta(0),
+            )
         if raw.next_school_day_start is not None:
             return CalendarDeadline(
                 next_school_day_start=self.wall_time("deadline.next_school_day_start", raw.next_school_day_start)
@@ -271,8 +278,8 @@ class _RuleBuilder:
             return self.chain(common, selectors)
         if selectors["step"]:
             raise self.fail("clock.step", "only chain rules have step events")
-        if raw.due_field is not None:
-            raise self.fail("due_field", "only chain rules take their deadlines from a field")
+        if raw.due_field is not None and (raw.target is None or raw.deadline is not None or raw.target_by):
+            raise self.fail("due_field", "a deadline taken from a field needs target, for a record without it")
         if (raw.target_by is None) != (not raw.targets):
             raise self.fail("target_by", "target_by and targets go together: the fact, and a target per value")
         if raw.target_by is not None:
@@ -414,6 +421,7 @@ class _RuleBuilder:
             deadline=calendar,
             extensions=self.extensions(),
             max=maximum,
+            due_field=raw.due_field,
         )
 
     def extensions(self) -> tuple[Extension, ...]:

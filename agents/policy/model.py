@@ -138,6 +138,7 @@ class CalendarDeadline:
     next_school_day_start: dt.time | None = None
     working_days: int | None = None
     window: tuple[dt.time, dt.time] | None = None
+    same_day_by: dt.time | None = None
     grace: dt.timedelta = dt.timedelta(0)
 
     def due(self, calendar: Calendar, start: dt.datetime) -> dt.datetime:
@@ -145,6 +146,8 @@ class CalendarDeadline:
             return calendar.next_school_day_start(start, self.next_school_day_start)
         if self.working_days is not None:
             return calendar.add_working_days(start, self.working_days)
+        if self.same_day_by is not None:
+            return calendar.same_day_by(start, self.same_day_by, self.grace)
         assert self.window is not None
         return calendar.window_start(start + self.grace, *self.window)
 
@@ -153,6 +156,9 @@ class CalendarDeadline:
             return f"before the next school day starts ({self.next_school_day_start:%H:%M})"
         if self.working_days is not None:
             return f"within {self.working_days} working day{'s' if self.working_days != 1 else ''}"
+        if self.same_day_by is not None:
+            least = f", and at least {format_duration(self.grace)}" if self.grace else ""
+            return f"the same day, by {self.same_day_by:%H:%M} local time{least}"
         assert self.window is not None
         grace = f", after {format_duration(self.grace)}" if self.grace else ""
         return f"inside the local window {self.window[0]:%H:%M}–{self.window[1]:%H:%M}{grace}"
@@ -264,6 +270,8 @@ class Rule:
             return self.deadline.describe()
         if self.kind == "chain" and self.due_field is not None:
             return f"by the time each record sets in {self.due_field}"
+        if self.due_field is not None and self.target is not None:
+            return f"by the time the record sets in {self.due_field}, else {format_duration(self.target)}"
         if self.kind == "chain":
             assert self.first is not None and self.interval is not None
             return f"first within {format_duration(self.first)}, then every {format_duration(self.interval)}"

@@ -74,8 +74,11 @@ class CalendarDeadlineSpec(msgspec.Struct, forbid_unknown_fields=True):
     next_school_day_start: str | None = None
     working_days: int | None = None
     window: list[str] | None = None
+    same_day_by: str | None = None
+    """By this local time on the day the clock starts ("the same day" in local procedures)."""
     grace: str | None = None
-    """Window deadlines only: the clock must have run this long before the window counts."""
+    """Window deadlines: the clock must have run this long before the window counts. Same-day
+    deadlines: the least time given, for a clock that starts late in the day."""
 
 
 class ThresholdSpec(msgspec.Struct, forbid_unknown_fields=True):
@@ -117,7 +120,9 @@ class RuleSpec(msgspec.Struct, forbid_unknown_fields=True):
     """A case fact whose value picks the target from ``targets`` (an incident's grade)."""
     targets: dict[str, str] = {}
     due_field: str | None = None
-    """Chains: the start or step event's data field that holds the next deadline (a set review time)."""
+    """Chains: the start or step event's data field that holds the next deadline (a set review
+    time). Deadline clocks: the start event's field that holds the deadline (the court's first
+    sitting), with ``target`` where the record does not give it."""
     unless_recorded: list[str] = []
     """The trigger does not break the rule, or the clock does not start, if one of these was
     recorded at or before it (a PPN before closing; a resource deployed before the risk rose)."""

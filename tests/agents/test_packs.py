@@ -2,7 +2,8 @@
 
 Each case is replayed through the full policy (every pack loaded, as in production), so a
 quiet case also proves that no other rule's events trip this one. A rule added to a pack
-without both cases here fails ``test_every_rule_has_a_firing_and_a_quiet_case``.
+without both cases, here or as a scenario written for it in ``tests/scenarios`` (with
+``rule`` and ``quiet``), fails ``test_every_rule_has_a_firing_and_a_quiet_case``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agents.policy import Policy, load_policy
 from agents.replay import replay
 from streams.validation import Event, decode_event
 from tests.conftest import REPO, T0, cloudevent
+from tests.scenarios.library import all_scenarios
 
 H = dt.timedelta(hours=1)
 
@@ -409,7 +411,10 @@ def breaches(case: Case, policy: Policy, rule_id: str) -> list[Alert]:
 
 
 def test_every_rule_has_a_firing_and_a_quiet_case(policy: Policy) -> None:
-    assert sorted(r.id for r in policy.rules) == sorted(CASES)
+    """Here, or as a scenario written for it (tests/scenarios: replayed and run live)."""
+    in_scenarios = {s.rule for s in all_scenarios() if s.rule is not None}
+    assert not in_scenarios & set(CASES), "one place per rule"
+    assert sorted(r.id for r in policy.rules) == sorted({*CASES, *in_scenarios})
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))

@@ -21,7 +21,15 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_the_built_in_packs_load_one_per_domain_and_label_local_standards() -> None:
-    assert sorted(p.stem for p in PACKS_DIR.glob("*.yaml")) == ["custody", "incidents", "missing", "protection"]
+    assert sorted(p.stem for p in PACKS_DIR.glob("*.yaml")) == [
+        "custody",
+        "first_contact",
+        "incidents",
+        "investigations",
+        "missing",
+        "offenders",
+        "protection",
+    ]
     policy = load_policy()
     rule = policy.rule(RULE)
     assert rule is not None and rule.is_local_standard
@@ -157,8 +165,8 @@ def test_settings_can_name_several_packs(tmp_path: Path) -> None:
     [
         ("threshold", "threshold: {count: 1, within: 90d}", "field 'threshold.count': must be at least 2"),
         ("targets", "target_by: grade", "field 'target_by': target_by and targets go together"),
-        ("due_field", "due_field: next_review_at", "field 'due_field': only chain rules"),
-        ("grace", "deadline: {working_days: 1, grace: 1h}", "field 'deadline.grace': only a window deadline"),
+        ("due_field", "due_field: next_review_at", "field 'due_field': a deadline taken from a field needs target"),
+        ("grace", "deadline: {working_days: 1, grace: 1h}", "field 'deadline.grace': only a window or same-day"),
     ],
 )
 def test_new_constructs_are_validated_with_the_field_named(
@@ -172,7 +180,7 @@ def test_new_constructs_are_validated_with_the_field_named(
         rule += "    kind: immediate\n    trigger: [custody.released]\n"
     else:
         rule += "    clock: {start: [custody.detention.authorised], stop: [custody.released]}\n"
-    if field in ("targets", "due_field"):
+    if field == "targets":
         rule += "    target: 1h\n"
     pack = write(tmp_path, "p.yaml", rule + f"    {text}\n")
     with pytest.raises(PolicyError) as info:

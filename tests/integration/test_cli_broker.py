@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.contract import DOMAINS
 from tests.conftest import REPO, Deployment, cloudevent, detention
 
 pytestmark = pytest.mark.broker
@@ -42,7 +43,7 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        names = [f"{prefix}.{d}.{k}" for d in ("custody", "protection", "incidents") for k in ("events", "ticks")]
+        names = [f"{prefix}.{d}.{k}" for d in DOMAINS for k in ("events", "ticks")]
         names += [f"{prefix}.alerts", f"{prefix}.deadletter"]
         described = {t.get("name") or t.get("topic"): t for t in admin.describe_topics(names)}
         assert all(len(described[n]["partitions"]) == 3 for n in names)

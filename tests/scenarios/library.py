@@ -4,7 +4,10 @@ A scenario is YAML: a ``start`` instant, events at offsets from it (``at``, and 
 when the record was entered later), and ``expect``: every alert message the case must
 produce, as ``case rule stage status`` lines; ``refused`` lists the dead-letter reason of
 each input that must be refused (``same_id_as: N`` gives an event the id of event N, ``id``
-gives it that id as written).
+gives it that id as written). A scenario written for one rule names it (``rule``) and the
+subject of its complying case (``quiet``): the rule must breach in another of its cases and
+never in that one, which is how every rule has a firing and a quiet case through replay and
+the live worker.
 Data values written ``@<offset>`` are times at that offset from the start (a relevant
 time, a review time). Event ids are derived from the scenario and the event's position, so
 alert ids are the same on every run.
@@ -37,6 +40,10 @@ class Scenario:
     expect: tuple[str, ...]
     refused: tuple[str, ...] = ()
     """The dead-letter reason of every input that must be refused, in order."""
+    rule: str | None = None
+    """The rule this scenario was written for: it breaches here, except in the ``quiet`` case."""
+    quiet: str | None = None
+    """The subject of the case that complies with ``rule``."""
 
     def cloudevents(self, shift: dt.timedelta = dt.timedelta(0)) -> list[dict[str, Any]]:
         """The events as structured-mode CloudEvents, every time moved by ``shift``."""
@@ -80,6 +87,8 @@ def load(path: Path) -> Scenario:
         raw_events=tuple(doc["events"]),
         expect=tuple(doc.get("expect") or ()),
         refused=tuple(doc.get("refused") or ()),
+        rule=doc.get("rule"),
+        quiet=doc.get("quiet"),
     )
 
 

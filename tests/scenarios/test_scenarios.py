@@ -61,6 +61,22 @@ def test_replay_gives_exactly_the_scenarios_alerts(scenario: Scenario, tmp_path:
     assert all(a["legal_basis"] and a["action"] and a["timeline"] for a in alerts)
 
 
+RULE_SCENARIOS = [s for s in SCENARIOS if s.rule is not None]
+
+
+@pytest.mark.parametrize("scenario", RULE_SCENARIOS, ids=[s.path.stem for s in RULE_SCENARIOS])
+def test_a_rules_scenario_breaches_it_and_its_quiet_case_complies(scenario: Scenario) -> None:
+    """The expectations are exact (replay must give them), so this reads them: the rule's breach
+    is raised for some case, and never for the case that complied."""
+    subjects = {str(e.get("subject", scenario.subject)) for e in scenario.raw_events}
+    assert scenario.quiet in subjects, "quiet names one of the scenario's cases"
+    breached = {line.split()[0] for line in scenario.expect if line.split()[1:] == [scenario.rule, "breach", "firing"]}
+    assert breached - {scenario.quiet}, f"{scenario.rule} must breach in this scenario"
+    assert not any(
+        line.split()[:2] == [scenario.quiet, scenario.rule] and " breach " in line for line in scenario.expect
+    )
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.path.stem for s in SCENARIOS])
 def test_replay_refuses_exactly_the_inputs_the_scenario_names(scenario: Scenario, tmp_path: Path) -> None:
     _, refused = replay_with_refusals(scenario, tmp_path)
