@@ -7,8 +7,9 @@ on. The shell feeds them to Prometheus histograms and counters (worker/metrics.p
 event is applied once per case (repeated ids are dropped first), so each wait is counted
 once. Observations carry no case reference: only durations and bounded labels.
 
-``standing(state)`` says whether a case's child is in custody, in police protection or
-missing at high risk now: what the board's gauges count, cluster-wide.
+``standing(state)`` says whether a case's child is in custody, in police protection, missing
+at high risk or the subject of an open child protection investigation now: what the board's
+gauges count, cluster-wide.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def measure(state: CaseState, event_id: str, event_type: str) -> list[Observatio
 
 
 # ----------------------------------------------------------------------------- what is open now
-Standing = Literal["in_custody", "in_police_protection", "missing_at_high_risk"]
+Standing = Literal["in_custody", "in_police_protection", "missing_at_high_risk", "under_investigation"]
 """Where a child stands now, as the custody managers' board counts it."""
 CUSTODY_LIMIT: Final = "custody.detention.limit"
 """A child is in custody while this clock runs (from the relevant time to release or transfer)."""
@@ -97,4 +98,6 @@ def standing(state: CaseState) -> tuple[Standing, ...]:
         and "missing.child.found" not in types
     ):
         out.append("missing_at_high_risk")
+    if "investigation.crime.recorded" in types and "investigation.closed" not in types:
+        out.append("under_investigation")  # an open child protection investigation
     return tuple(out)

@@ -63,6 +63,41 @@ CUSTODY_MANAGER: Final[list[tuple[str, list[Panel]]]] = [
                 'max(watchkeeper_board{measure="high_risk_missing_open"})',
                 "",
             ),
+            (
+                "stat",
+                "Child protection investigations open",
+                "none",
+                'sum(max by (key) (watchkeeper_board{measure="child_protection_investigations_open"}))',
+                "",
+            ),
+        ],
+    ),
+    (
+        "Investigations, first contact and offender management",
+        [
+            (
+                "timeseries",
+                "Child protection investigations open by area",
+                "none",
+                'max by (key) (watchkeeper_board{measure="child_protection_investigations_open"})',
+                "{{key}}",
+            ),
+            (
+                "timeseries",
+                "Investigation and offender management breaches by rule",
+                "none",
+                'sum by (rule) (increase(watchkeeper_alerts_total{rule=~"(investigation|offender)[.].+", '
+                'stage="breach", status="firing"}[1d]))',
+                "{{rule}}",
+            ),
+            (
+                "timeseries",
+                "First contact breaches by rule",
+                "none",
+                'sum by (rule) (increase(watchkeeper_alerts_total{rule=~"first_contact[.].+", '
+                'stage="breach", status="firing"}[1d]))',
+                "{{rule}}",
+            ),
         ],
     ),
     (

@@ -245,6 +245,8 @@ def measures(board: Board) -> list[tuple[str, str, int]]:
             add("police_protection_active", "all")
         if "missing_at_high_risk" in view.standing:
             add("high_risk_missing_open", "all")
+        if "under_investigation" in view.standing:
+            add("child_protection_investigations_open", view.area or "none")
     for alert in board.open_alerts():
         add("open_alerts", alert.severity)
     return [(m, k, v) for (m, k), v in sorted(counts.items())]

@@ -79,7 +79,7 @@ def test_pages_pending_past_the_threshold_show_as_failing_by_receiver_until_they
     assert not board.apply_delivery("never-pending", None, T0)
 
 
-def test_the_gauges_count_children_in_custody_by_suite_police_protection_and_high_risk_missing() -> None:
+def test_the_gauges_count_children_in_custody_police_protection_high_risk_missing_and_investigations() -> None:
     board = Board(POLICY)
     board.apply_case("CR-1", stored_case("CR-1", detention("CR-1", suite="SUITE-N")))
     board.apply_case("CR-2", stored_case("CR-2", detention("CR-2", suite="SUITE-N")))
@@ -102,7 +102,14 @@ def test_the_gauges_count_children_in_custody_by_suite_police_protection_and_hig
     board.apply_case(
         "MP-2", stored_case("MP-2", cloudevent("MP-2", "missing.child.reported", reported), found, domain="incidents")
     )
+    crime = {"crime_type": "neglect", "child_role": "victim", "significant_harm_suspected": True, "area": "NORTH"}
+    for key, closed in (("INV-1", False), ("INV-2", True)):
+        events = [cloudevent(key, "investigation.crime.recorded", crime)]
+        if closed:
+            events.append(cloudevent(key, "investigation.closed", {}, at=T0 + dt.timedelta(minutes=30)))
+        board.apply_case(key, stored_case(key, *events, domain="investigations"))
     counted = {(m, k): v for m, k, v in measures(board)}
+    assert counted[("child_protection_investigations_open", "NORTH")] == 1, "a closed investigation is not open"
     assert counted[("children_in_custody", "SUITE-N")] == 2
     assert counted[("police_protection_active", "all")] == 1
     assert counted[("high_risk_missing_open", "all")] == 1, "a child found is no longer missing"
