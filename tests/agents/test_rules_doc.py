@@ -15,3 +15,9 @@ def test_every_rule_appears_with_its_legal_basis_and_parameters() -> None:
         assert f"### `{rule.id}` (version {rule.version})" in text
         assert rule.legal_basis in text and rule.action in text
     assert "`targets`: emergency: 15m, priority: 1h, scheduled: 48h" in text
+
+
+def test_the_readme_counts_the_built_in_rules() -> None:
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    count = len(load_policy().rules)
+    assert f"The {count} built-in rules" in readme and f"({count} rules," in readme
