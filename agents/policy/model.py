@@ -271,7 +271,8 @@ class Rule:
         if self.kind == "chain" and self.due_field is not None:
             return f"by the time each record sets in {self.due_field}"
         if self.due_field is not None and self.target is not None:
-            return f"by the time the record sets in {self.due_field}, else {format_duration(self.target)}"
+            when = self.due_field.removesuffix("_at").replace("_", " ")
+            return f"by the {when} the record gives, else {format_duration(self.target)}"
         if self.kind == "chain":
             assert self.first is not None and self.interval is not None
             return f"first within {format_duration(self.first)}, then every {format_duration(self.interval)}"
