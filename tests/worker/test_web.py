@@ -100,3 +100,13 @@ def test_failed_sign_ins_are_throttled_with_retry_after_and_counted(tmp_path: An
     counted = worker.metrics.registry.get_sample_value
     assert counted("watchkeeper_auth_failures_total", {"path": "console", "outcome": "refused"}) == 10
     assert counted("watchkeeper_auth_failures_total", {"path": "console", "outcome": "throttled"}) == 1
+
+
+def test_the_console_filters_by_every_input_domain() -> None:
+    from pathlib import Path
+
+    from streams.contract import DOMAINS
+
+    page = (Path(__file__).resolve().parents[2] / "worker" / "web" / "static" / "index.html").read_text()
+    for domain in DOMAINS:
+        assert f"<option>{domain}</option>" in page, f"the console cannot show only {domain}"
