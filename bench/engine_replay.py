@@ -104,7 +104,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as force:
         # a 24 h target keeps every deadline open through all phases (they span 2.5 h)
-        force.write("force: bench\noverrides:\n  custody.appropriate_adult.arrival:\n    target: 24h\n")
+        # (and the welfare notification, issue 15, whose 30-minute warning would fall in phase 2)
+        force.write(
+            "force: bench\noverrides:\n  custody.appropriate_adult.arrival:\n    target: 24h\n"
+            "  custody.welfare_person.informed:\n    target: 24h\n"
+        )
     policy = load_policy(overrides=[force.name])
     opening = events(args.cases, 0)
     gc.collect()

@@ -501,3 +501,15 @@ def test_an_alerts_timeline_shows_the_events_that_matter_to_its_rule(policy: Pol
     )
     (breach,) = breaches(case, policy, "custody.healthcare.seen")
     assert [entry.type for entry in breach.timeline] == ["custody.detention.authorised", "custody.healthcare.requested"]
+
+
+def test_cell_visits_are_not_monitored_where_the_custody_system_records_none(policy: Policy) -> None:
+    quiet = [a for a in all_alerts(Case([detained()], until=10), policy) if a.rule_id.startswith("custody.cell_visits")]
+    assert quiet == []
+
+
+def test_the_first_cell_visit_recorded_starts_the_visits_clock(policy: Policy) -> None:
+    """A system that records visits but no observation level: watched from the first visit."""
+    case = Case([detained(), (2, "custody.cell_visit.completed", {})], until=3)
+    found = breaches(case, policy, "custody.cell_visits")
+    assert [a.deadline for a in found] == [T0 + 2.5 * H]
