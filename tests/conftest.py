@@ -169,12 +169,18 @@ class Deployment:
         return worker
 
     def send(
-        self, event: dict[str, Any] | bytes, *, domain: str = "custody", key: bytes | str | None = "subject"
+        self,
+        event: dict[str, Any] | bytes,
+        *,
+        domain: str = "custody",
+        key: bytes | str | None = "subject",
+        headers: dict[str, bytes] | None = None,
     ) -> None:
         value = event if isinstance(event, bytes) else json.dumps(event).encode()
         if key == "subject":
             key = event["subject"].encode() if isinstance(event, dict) else None
-        self.producer.send(self.topic(domain), key=key, value=value).get(timeout=30)
+        pairs = list((headers or {}).items()) or None
+        self.producer.send(self.topic(domain), key=key, value=value, headers=pairs).get(timeout=30)
 
     def read(
         self, kind: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 60.0, settle: float = 0.0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -35,7 +35,7 @@ from agents.engine.state import EPOCH
 from agents.measures import measure
 from agents.policy import Policy
 from streams.contract import Domain
-from streams.validation import InputLimits, Rejection, decode_event, fingerprint
+from streams.validation import InputLimits, Rejection, decode_record, fingerprint
 from worker import faust_internals
 from worker.channels import Send
 from worker.clock import utcnow
@@ -134,8 +134,13 @@ class DomainAgent:
 
     async def _apply(self, message: Message) -> Rejection | None:
         now = self.clock()
-        result = decode_event(
-            message.value or b"", now=now, topic_domain=self.domain, key=message.key, limits=self.limits
+        result = decode_record(
+            message.value or b"",
+            record_headers(message),
+            now=now,
+            topic_domain=self.domain,
+            key=message.key,
+            limits=self.limits,
         )
         if isinstance(result, Rejection):
             return result
@@ -252,3 +257,11 @@ class DomainAgent:
 
 def _position(message: Message) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
+
+
+def record_headers(message: Message) -> dict[str, bytes]:
+    """A record's headers as one mapping (Faust hands on aiokafka's list of pairs, or a dict);
+    a header repeated keeps its last value, as the CloudEvents Kafka binding reads it."""
+    headers = getattr(message, "headers", None) or ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(name): bytes(value) for name, value in pairs if value is not None}
