@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from streams.contract import DOMAINS
 from worker.settings import Settings, SettingsError, settings_help
@@ -35,19 +35,38 @@ def _existing_file(text: str) -> Path:
     return path
 
 
+STDIN: Final = Path("-")
+"""``-`` for FILE: read the events from standard input (``… | watchkeeper send -``)."""
+
+
+EVENTS_FILE_HELP: Final = "JSON Lines file, one CloudEvent per line; - reads standard input"
+
+
+def _events_file(text: str) -> Path:
+    return STDIN if text == "-" else _existing_file(text)
+
+
+def read_input(path: Path) -> bytes:
+    return sys.stdin.buffer.read() if path == STDIN else path.read_bytes()
+
+
+def shown(path: Path) -> str:
+    return "stdin" if path == STDIN else str(path)
+
+
 def read_events(path: Path, *, now: dt.datetime, limits: InputLimits) -> tuple[list[Event], int]:
     """Validate a JSONL file of events; report each invalid line as ``file:line: reason`` on stderr."""
     from streams.validation import Rejection, decode_event
 
     events: list[Event] = []
     invalid = 0
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+    for number, line in enumerate(read_input(path).splitlines(), start=1):
         if not line.strip():
             continue
         result = decode_event(line, now=now, limits=limits)
         if isinstance(result, Rejection):
             invalid += 1
-            print(f"{path}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
+            print(f"{shown(path)}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
         else:
             events.append(result)
     return events, invalid
@@ -135,7 +154,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     outgoing: list[tuple[str, bytes | None, bytes]] = []
     errors = 0
     if args.raw:
-        lines = [line for line in args.file.read_bytes().splitlines() if line.strip()]
+        lines = [line for line in read_input(args.file).splitlines() if line.strip()]
         outgoing = [(input_topic(settings, args.domain), None, line) for line in lines]
     else:
         events, errors = read_events(args.file, now=dt.datetime.now(dt.UTC), limits=input_limits(settings))
@@ -216,7 +235,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
     events, invalid = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))
     if not events:
-        print(f"watchkeeper replay: no valid events in {args.file}", file=sys.stderr)
+        print(f"watchkeeper replay: no valid events in {shown(args.file)}", file=sys.stderr)
         return 1
     until = args.until or max(e.recordedtime for e in events) + parse_duration(args.horizon)
     run = Replay(policy)
@@ -237,7 +256,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             out.close()
     report = sys.stdout if args.out else sys.stderr
     print(
-        f"replayed {len(events)} event(s) from {args.file} to {until.isoformat()} "
+        f"replayed {len(events)} event(s) from {shown(args.file)} to {until.isoformat()} "
         f"({invalid} invalid, {run.duplicates} duplicate, {run.conflicts} id conflict, "
         f"{run.late_entries} late entries, {run.rebuilds} out of order)",
         file=report,
@@ -278,7 +297,7 @@ def _add_replay(sub: Subparsers) -> None:
         description="Feed the events in FILE to the engine in the order they were recorded, ticking a simulated "
         "clock at every deadline, and write the alerts as JSONL (stdout, or --out). A summary per rule follows.",
     )
-    p.add_argument("file", type=_existing_file, metavar="FILE", help="JSON Lines file, one CloudEvent per line")
+    p.add_argument("file", type=_events_file, metavar="FILE", help=EVENTS_FILE_HELP)
     p.add_argument(
         "--policy", type=_existing_file, action="append", help="policy pack; repeat for several (default: built-in)"
     )
@@ -308,7 +327,7 @@ def _add_send(sub: Subparsers) -> None:
         "its domain's input topic, keyed by subject. Unknown fields are dropped. "
         "If any line is invalid nothing is sent, unless --skip-invalid.",
     )
-    p.add_argument("file", type=_existing_file, metavar="FILE", help="JSON Lines file, one CloudEvent per line")
+    p.add_argument("file", type=_events_file, metavar="FILE", help=EVENTS_FILE_HELP)
     p.add_argument("--dry-run", action="store_true", help="validate only")
     p.add_argument("--skip-invalid", action="store_true", help="send the valid lines even if some are invalid")
     p.add_argument(

@@ -81,6 +81,9 @@ def bad_inputs(now: dt.datetime) -> list[tuple[str, str, bytes, bytes | None]]:
     far = detention("CR-BAD-13", at=now)
     far["data"]["relevant_time"] = "9999-12-31T23:59:59+00:00"
     bad.append(("data_time_out_of_range", custody, raw(far), b"CR-BAD-13"))
+    xml = fresh("CR-BAD-14", "custody.appropriate_adult.requested")
+    xml["datacontenttype"] = "application/xml"
+    bad.append(("unsupported_content_type", custody, raw(xml), b"CR-BAD-14"))
     return bad
 
 

@@ -11,7 +11,9 @@ import pytest
 from tests.conftest import REPO
 
 
-def watchkeeper(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def watchkeeper(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run(
@@ -21,6 +23,7 @@ def watchkeeper(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
         cwd=REPO,
         env={**os.environ, **(env or {})},
         timeout=60,
+        input=stdin,
     )
 
 
@@ -82,6 +85,20 @@ def test_send_dry_run_validates_the_scenario_file(tmp_path: Path) -> None:
     events.write_text("\n".join(json.dumps(e) for e in (detention("CR-1"), cloudevent("CR-1", "custody.released"))))
     result = watchkeeper("send", "--dry-run", str(events))
     assert result.returncode == 0 and "2 event(s) valid" in result.stdout
+
+
+def test_send_and_replay_read_standard_input_for_a_dash(tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import cloudevent, detention
+
+    lines = "\n".join(json.dumps(e) for e in (detention("CR-1"), cloudevent("CR-1", "custody.released")))
+    sent = watchkeeper("send", "--dry-run", "-", stdin=lines)
+    assert sent.returncode == 0 and "2 event(s) valid" in sent.stdout
+    replayed = watchkeeper("replay", "-", "--out", str(tmp_path / "alerts.jsonl"), stdin=lines)
+    assert replayed.returncode == 0 and "replayed 2 event(s) from stdin" in replayed.stdout
+    refused = watchkeeper("send", "--dry-run", "-", stdin='{"specversion": "1.0"}\n')
+    assert refused.returncode == 1 and "stdin:1: schema_violation" in refused.stderr
 
 
 def test_schemas_check_passes_on_the_committed_files() -> None:
