@@ -38,6 +38,7 @@ from worker.deadletter import DeadLetters
 from worker.dispatcher import Dispatcher
 from worker.domains import ConsumerOffsets, DomainAgent
 from worker.due_index import DueIndex
+from worker.health import Health
 from worker.lag import ConsumerLag
 from worker.metrics import Metrics
 from worker.outbox import Outbox
@@ -75,6 +76,7 @@ class Worker:
     stall_guard: StallGuard
     board: Board | None
     """The console's read model; None with ``WATCHKEEPER_CONSOLE=off``."""
+    health: Health
 
     def routes(self) -> list[str]:
         """Every path the web server answers, Faust's own ``/metrics`` included once it starts."""
@@ -106,6 +108,7 @@ def build(
         changelogs[pending.changelog_topic.get_topic_name()] = "delivery"
         board = parts.console(door, acknowledgements, changelogs)
     gaps, stall_guard = parts.guards()
+    health = parts.health()
     return Worker(
         settings,
         policy,
@@ -121,6 +124,7 @@ def build(
         gaps,
         stall_guard,
         board,
+        health,
     )
 
 
@@ -269,6 +273,13 @@ class _Assembly:
         self.app.task(board_feed)
         self.every(GAUGE_SECONDS, board_gauges)
         return board
+
+    def health(self) -> Health:
+        """/livez and /readyz, for the probes (deploy/k8s, docker-compose.yml)."""
+        health = Health(self.app, self.ticks)
+        health.connect()
+        health.install(self.web_app.router)
+        return health
 
     def guards(self) -> tuple[GapPolicy, StallGuard]:
         """What keeps every hand-off from trusting Faust's commits alone, ticks, and lag."""

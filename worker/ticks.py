@@ -47,6 +47,16 @@ class Ticks:
                 if tp.topic == ticked.owned_topic:
                     await ticked.ticks.send(value=stamp, partition=tp.partition)
 
+    def indexes_built(self) -> bool:
+        """Every ticked agent's due index is built for every partition this worker actively owns."""
+        owned = self.app.assignor.assigned_actives()
+        return all(
+            ticked.index.is_built(tp.partition)
+            for ticked in self.ticked
+            for tp in owned
+            if tp.topic == ticked.owned_topic
+        )
+
     def forget(self) -> None:
         """On every rebalance: partitions may have moved; each index is rebuilt on its next tick."""
         for ticked in self.ticked:
