@@ -15,6 +15,6 @@ RUN pip install .
 USER watchkeeper
 EXPOSE 6066
 VOLUME ["/var/lib/watchkeeper"]
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/metrics', timeout=4)"
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/livez', timeout=4)"
 ENTRYPOINT ["watchkeeper"]
 CMD ["worker"]

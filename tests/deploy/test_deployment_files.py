@@ -64,3 +64,15 @@ def test_no_deployment_file_ships_a_usable_secret() -> None:
     text = (DEPLOY / "docker-compose.yml").read_text() + (DEPLOY / "k8s" / "watchkeeper.yaml").read_text()
     assert "change-me" not in text and "whsec_" not in text
     assert not any(word in (DEPLOY / "notify" / "example.yaml").read_text() for word in ("token_sha256", "change-me"))
+
+
+def test_the_probes_ask_readyz_and_livez_not_metrics() -> None:
+    """/metrics answers before the tables are recovered: a pod probed there is ready too soon."""
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "watchkeeper.yaml").read_text()))
+    (container,) = next(d for d in docs if d["kind"] == "StatefulSet")["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name in ("worker-1", "worker-2"):
+        assert "/readyz" in " ".join(compose["services"][name]["healthcheck"]["test"])
+    assert "/livez" in (REPO / "Dockerfile").read_text()

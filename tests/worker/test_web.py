@@ -110,3 +110,19 @@ def test_the_console_filters_by_every_input_domain() -> None:
     page = (Path(__file__).resolve().parents[2] / "worker" / "web" / "static" / "index.html").read_text()
     for domain in DOMAINS:
         assert f"<option>{domain}</option>" in page, f"the console cannot show only {domain}"
+
+
+def test_an_unstarted_worker_is_live_but_not_ready_and_says_which_check_fails() -> None:
+    worker = assemble(WATCHKEEPER_TOPIC_PREFIX="health")
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        live = await client.get("/livez")
+        assert live.status == 200 and await live.json() == {"live": True}
+        ready = await client.get("/readyz")
+        body = await ready.json()
+        assert ready.status == 503 and body["ready"] is False
+        assert body["checks"]["partitions_assigned"] is False, "never assigned: not ready"
+
+    serve(worker, scenario)
+    worker.health.assigned = True  # as the first assignment's signal leaves it
+    assert worker.health.checks()["partitions_assigned"] is True
