@@ -77,11 +77,12 @@ class _Route(msgspec.Struct, forbid_unknown_fields=True):
     match: _Match = msgspec.field(default_factory=_Match)
 
 
-Access = Literal["viewer", "inspector", "admin"]
-"""What a person may do on the console and the ack API: a viewer sees the console, an inspector
-also acknowledges, an admin may also revoke sessions. (A *role* is something else: whom an
-escalation policy pages, such as the duty inspector.)"""
-ACCESS_LEVELS: Final[tuple[Access, ...]] = ("viewer", "inspector", "admin")
+Access = Literal["viewer", "inspector", "admin", "ingest"]
+"""What a token may do: a viewer sees the console, an inspector also acknowledges, an admin may
+also revoke sessions. ``ingest`` is a force system's, not a person's: it posts events to
+``POST /events`` and can do nothing else, not even see the console. (A *role* is something
+else: whom an escalation policy pages, such as the duty inspector.)"""
+ACCESS_LEVELS: Final[tuple[Access, ...]] = ("viewer", "inspector", "admin", "ingest")
 
 
 class _User(msgspec.Struct, forbid_unknown_fields=True):

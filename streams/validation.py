@@ -252,8 +252,11 @@ def media_type(content_type: str) -> str:
 
 def is_json(content_type: str) -> bool:
     """JSON data: ``application/json``, with no charset or UTF-8 (the only one JSON allows)."""
-    if media_type(content_type) != "application/json":
-        return False
+    return media_type(content_type) == "application/json" and is_utf8(content_type)
+
+
+def is_utf8(content_type: str) -> bool:
+    """No ``charset`` parameter, or UTF-8."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):

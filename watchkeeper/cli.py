@@ -357,9 +357,10 @@ def _add_users(sub: Subparsers) -> None:
     q.add_argument("name", help="the user's name (letters, digits, '.', '_', '-')")
     q.add_argument(
         "--access",
-        choices=("viewer", "inspector", "admin"),
+        choices=("viewer", "inspector", "admin", "ingest"),
         default="inspector",
-        help="what they may do: viewer sees, inspector also acknowledges, admin also revokes (default inspector)",
+        help="what they may do: viewer sees, inspector also acknowledges, admin also revokes; ingest (a force "
+        "system, not a person) only posts events to POST /events (default inspector)",
     )
     q.set_defaults(func=cmd_users_add)
     q = users.add_parser("revoke", help="end every session of a user (on the broker's access log)")

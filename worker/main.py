@@ -50,6 +50,7 @@ from worker.web.ack import Acknowledgements, AckRoutes
 from worker.web.console import ConsoleRoutes, Hub, update_gauges
 from worker.web.door import Door
 from worker.web.feed import BoardFeed, Holds
+from worker.web.ingest import Ingest
 
 STALL_CHECK_SECONDS = 5.0
 RESUME_PENDING_SECONDS = 5.0
@@ -77,6 +78,7 @@ class Worker:
     board: Board | None
     """The console's read model; None with ``WATCHKEEPER_CONSOLE=off``."""
     health: Health
+    ingest: Ingest
 
     def routes(self) -> list[str]:
         """Every path the web server answers, Faust's own ``/metrics`` included once it starts."""
@@ -109,6 +111,7 @@ def build(
         board = parts.console(door, acknowledgements, changelogs)
     gaps, stall_guard = parts.guards()
     health = parts.health()
+    ingest = parts.ingest(door)
     return Worker(
         settings,
         policy,
@@ -125,6 +128,7 @@ def build(
         stall_guard,
         board,
         health,
+        ingest,
     )
 
 
@@ -273,6 +277,22 @@ class _Assembly:
         self.app.task(board_feed)
         self.every(GAUGE_SECONDS, board_gauges)
         return board
+
+    def ingest(self, door: Door) -> Ingest:
+        """POST /events: records over HTTP, onto the input topics once the broker has them."""
+        settings = self.settings
+        producers = {domain: produced(self.channel(topics.input_topic(settings, domain))) for domain in DOMAINS}
+        ingest = Ingest(
+            self.notify,
+            door,
+            producers.__getitem__,
+            input_limits(settings),
+            self.metrics,
+            settings.ingest_max_bytes,
+            settings.ingest_in_flight,
+        )
+        ingest.install(self.web_app.router)
+        return ingest
 
     def health(self) -> Health:
         """/livez and /readyz, for the probes (deploy/k8s, docker-compose.yml)."""

@@ -126,6 +126,13 @@ class Metrics:
             "topic",
             "outcome",
         )
+        self.ingested = counter(
+            "ingest",
+            "Events posted to POST /events, by outcome (accepted, duplicate, rejected, unavailable) and the "
+            "rejection's dead-letter reason ('none' otherwise).",
+            "outcome",
+            "reason",
+        )
         self.repairs = counter(
             "stalled_partitions_repaired",
             "Partitions whose fetched records never reached a stream, re-read by the stall guard.",

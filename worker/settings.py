@@ -145,6 +145,22 @@ class Settings:
         lambda v: 1024 <= v <= 10_000_000,
         "bytes, 1024 to 10000000",
     )
+    ingest_max_bytes: int = _setting(
+        "WATCHKEEPER_INGEST_MAX_BYTES",
+        1_048_576,
+        "The largest body POST /events reads (a batch); a larger one is refused with 413.",
+        int,
+        lambda v: 1024 <= v <= 100_000_000,
+        "bytes, 1024 to 100000000",
+    )
+    ingest_in_flight: int = _setting(
+        "WATCHKEEPER_INGEST_IN_FLIGHT",
+        1000,
+        "Events POST /events may have waiting for the broker at once; beyond it, 429 with Retry-After.",
+        int,
+        lambda v: 1 <= v <= 1_000_000,
+        "events, 1 to 1000000",
+    )
     earliest_event_time: dt.datetime = _setting(
         "WATCHKEEPER_EARLIEST_EVENT_TIME",
         dt.datetime(2000, 1, 1, tzinfo=dt.UTC),

@@ -32,7 +32,7 @@ from alerts.config import NotifyConfig
 from alerts.tokens import user_for_token
 from worker.metrics import Metrics
 from worker.web.ack import Acknowledgements
-from worker.web.door import COOKIE, Door, from_console, may_acknowledge, too_many
+from worker.web.door import COOKIE, Door, from_console, may_acknowledge, may_sign_in, too_many
 
 log = logging.getLogger(__name__)
 STATIC: Final = Path(__file__).with_name("static")
@@ -113,6 +113,9 @@ class ConsoleRoutes:
             self.door.failed(request)
             return web.json_response({"error": "unknown token"}, status=401)
         access = self.config.user_access.get(user, "viewer")
+        if not may_sign_in(access):
+            self.door.failed(request)
+            return web.json_response({"error": "an ingest token cannot sign in"}, status=403)
         response = web.json_response({"user": user, "access": access})
         response.set_cookie(
             COOKIE,

@@ -35,10 +35,20 @@ CONSOLE_HEADER: Final = ("X-Watchkeeper", "console")
 set a header, and a cross-site script would need a CORS preflight this server never grants:
 this is the login and ack CSRF defence, with SameSite=Strict cookies."""
 ACKNOWLEDGING: Final[tuple[Access, ...]] = ("inspector", "admin")
+PEOPLE: Final[tuple[Access, ...]] = ("viewer", "inspector", "admin")
+"""Who may sign in to the console: not a system's ingest token."""
 
 
 def may_acknowledge(access: Access) -> bool:
     return access in ACKNOWLEDGING
+
+
+def may_sign_in(access: Access) -> bool:
+    return access in PEOPLE
+
+
+def may_ingest(access: Access) -> bool:
+    return access == "ingest"
 
 
 def from_console(request: web.Request) -> bool:
