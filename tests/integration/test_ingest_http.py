@@ -52,8 +52,8 @@ def worker_with_ingest(deployment: Callable[..., Deployment], **env: str) -> tup
 def bad_events(now: dt.datetime) -> list[tuple[str, dict[str, Any]]]:
     """(the dead-letter reason, an event refused for it)."""
 
-    def fresh(subject: str, **change: Any) -> dict[str, Any]:
-        return {**cloudevent(subject, "custody.appropriate_adult.requested", at=now), **change}
+    def fresh(case: str, **change: Any) -> dict[str, Any]:
+        return {**cloudevent(case, "custody.appropriate_adult.requested", at=now), **change}
 
     deep: dict[str, Any] = {}
     for _ in range(40):
@@ -63,7 +63,7 @@ def bad_events(now: dt.datetime) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("schema_violation", {"specversion": "1.0"}),
         ("unknown_event_type", fresh("CR-H-2", type="custody.teleported")),
-        ("missing_subject", fresh("", subject="")),
+        ("missing_subject", fresh("CR-H-1", subject="")),
         ("schema_violation", fresh("CR-H-3", subject="Jane Example")),
         ("time_in_future", fresh("CR-H-4", time=(now + dt.timedelta(days=2)).isoformat())),
         ("time_out_of_range", fresh("CR-H-5", time="1900-01-01T00:00:00Z", recordedtime="1900-01-01T00:00:00Z")),
