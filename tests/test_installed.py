@@ -59,6 +59,7 @@ def test_the_wheel_holds_the_packages_their_data_and_no_development_tool(site: P
         "protection.yaml",
     ]
     assert (site / "worker" / "web" / "static" / "index.html").is_file()
+    assert (site / "worker" / "web" / "openapi.yaml").is_file()
 
 
 def test_installed_commands_run_and_write_only_where_told(site: Path, tmp_path: Path) -> None:

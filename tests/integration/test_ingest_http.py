@@ -150,3 +150,34 @@ def test_under_pressure_a_client_honouring_429_loses_nothing(deployment: Callabl
     assert sorted(accepted) == sorted(e["id"] for b in batches for e in b)
     on_topic = d.read("custody", until=lambda r: len(r) >= len(accepted), timeout=60, settle=1)
     assert sorted(r["id"] for r in on_topic) == sorted(accepted), "every accepted event is on the broker, once"
+
+
+def test_the_integration_guide_s_python_and_curl_examples_work_against_a_real_worker(
+    deployment: Callable[..., Deployment],
+) -> None:
+    import os
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    d, url = worker_with_ingest(deployment)
+    env = {**os.environ, "WATCHKEEPER_URL": url.removesuffix("/events"), "WATCHKEEPER_INGEST_TOKEN": INGEST}
+    example = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "examples" / "post_event.py")], env=env, capture_output=True, text=True
+    )
+    assert example.returncode == 0 and example.stdout.split() == ["accepted"], example.stdout + example.stderr
+    again = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "examples" / "post_event.py")], env=env, capture_output=True, text=True
+    )
+    assert again.stdout.split() == ["duplicate"], "the example's stable id makes a retry harmless"
+    expected = 1
+    if shutil.which("curl"):
+        guide = (REPO / "docs" / "integration.md").read_text()
+        command = re.search(r"```sh\n(curl .*?)\n```", guide, flags=re.DOTALL)
+        assert command is not None
+        result = subprocess.run(["sh", "-c", command.group(1)], env=env, capture_output=True, text=True)
+        assert json.loads(result.stdout)["results"][0]["outcome"] == "accepted", result.stdout + result.stderr
+        expected = 2
+    on_topic = d.read("custody", until=lambda r: len(r) >= expected, timeout=30, settle=1)
+    assert [r["subject"] for r in on_topic] == ["CR-EXAMPLE-1"] * expected

@@ -214,3 +214,25 @@ def test_an_event_the_broker_did_not_take_is_unavailable_and_accepted_when_sent_
 
     serve(worker, scenario)
     assert len(broker.records) == 1
+
+
+def test_the_served_openapi_document_is_docs_openapi_and_names_every_api_route() -> None:
+    import yaml
+
+    from streams.validation import REJECTION_REASONS
+    from tests.conftest import REPO
+    from worker.web.ingest import OPENAPI
+
+    assert (REPO / "docs" / "openapi.yaml").read_bytes() == OPENAPI.read_bytes(), "copy worker/web/openapi.yaml"
+    document = yaml.safe_load(OPENAPI.read_text())
+    worker = ingest_worker(Broker())
+    api = {r for r in worker.routes() if not r.startswith("/console") and r not in ("/metrics", "/openapi.yaml")}
+    assert set(document["paths"]) == api
+    over_http = {*REJECTION_REASONS, "id_conflict"} - {"wrong_topic", "key_mismatch"}  # no topic, no key
+    assert set(document["components"]["schemas"]["Result"]["properties"]["reason"]["enum"]) == over_http
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        served = await client.get("/openapi.yaml")
+        assert served.status == 200 and (await served.read()) == OPENAPI.read_bytes()
+
+    serve(worker, scenario)

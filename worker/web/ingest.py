@@ -29,6 +29,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import unquote
 
@@ -73,6 +74,7 @@ class Ingest:
 
     def install(self, router: web.UrlDispatcher) -> None:
         router.add_post("/events", self.post)
+        router.add_get("/openapi.yaml", openapi)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
         refused = await self._door(request)
@@ -195,6 +197,14 @@ class Ingest:
     def _count(self, result: dict[str, Any]) -> dict[str, Any]:
         self.metrics.ingested.labels(result["outcome"], result.get("reason", "none")).inc()
         return result
+
+
+OPENAPI: Final = Path(__file__).with_name("openapi.yaml")
+"""The API a force's integrators build against: this and the ack endpoints (docs/openapi.yaml)."""
+
+
+async def openapi(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
