@@ -75,6 +75,8 @@ class _Match(msgspec.Struct, forbid_unknown_fields=True):
 class _Route(msgspec.Struct, forbid_unknown_fields=True):
     policy: str
     match: _Match = msgspec.field(default_factory=_Match)
+    horizon: str = "5m"
+    """An alert raised this long after its stage passed is historical: recorded, never paged."""
 
 
 Access = Literal["viewer", "inspector", "admin", "ingest"]
@@ -157,12 +159,19 @@ class EscalationPolicy:
         return sorted(out, key=lambda step: step[2])
 
 
+DEFAULT_HORIZON: Final = dt.timedelta(minutes=5)
+"""How late an alert may be raised and still page: a live monitor raises within seconds, so
+anything older comes from loading history or a long backlog (docs/notifications.md)."""
+
+
 @dataclass(frozen=True)
 class Route:
     policy: str
     rules: tuple[str, ...] = ()
     severities: tuple[Severity, ...] = ()
     areas: tuple[str, ...] = ()
+    horizon: dt.timedelta = DEFAULT_HORIZON
+    """An alert whose stage passed longer ago than this when it is raised is historical."""
 
     def matches(self, rule_id: str, severity: Severity, area: str | None) -> bool:
         return (
@@ -193,9 +202,12 @@ class NotifyConfig:
 
     def route(self, rule_id: str, severity: Severity, area: str | None) -> EscalationPolicy:
         """The first route that matches; a config always ends with a catch-all (checked on load)."""
+        return self.policies[self.matching(rule_id, severity, area).policy]
+
+    def matching(self, rule_id: str, severity: Severity, area: str | None) -> Route:
         for route in self.routes:
             if route.matches(rule_id, severity, area):
-                return self.policies[route.policy]
+                return route
         raise LookupError(rule_id)  # pragma: no cover - load() guarantees a catch-all
 
     def receivers_for(self, role: str) -> tuple[Receiver, ...]:
@@ -300,7 +312,8 @@ def _routes(file: _File, policies: Mapping[str, EscalationPolicy], at: str) -> t
         if route.policy not in policies:
             raise ConfigError(f"{at}: field 'routes[{i}].policy': no policy named {route.policy!r}")
         m = route.match
-        routes.append(Route(route.policy, tuple(m.rule), tuple(m.severity), tuple(m.area)))
+        horizon = _duration(route.horizon, f"{at}: field 'routes[{i}].horizon'")
+        routes.append(Route(route.policy, tuple(m.rule), tuple(m.severity), tuple(m.area), horizon))
     if not routes or routes[-1].rules or routes[-1].severities or routes[-1].areas:
         raise ConfigError(f"{at}: field 'routes': the last route must match everything, so no alert goes unrouted")
     return tuple(routes)

@@ -22,6 +22,7 @@ from typing import Final, Literal
 import msgspec
 
 from agents.alert import Alert
+from agents.durations import format_duration
 from alerts.config import EscalationPolicy, NotifyConfig
 
 State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted"]
@@ -96,6 +97,9 @@ class AlertRecord(msgspec.Struct):
     ack_round: int = 0
     """How many ack timeouts have re-notified this alert (names the re-notifications)."""
     history: list[Transition] = []
+    historical: bool = False
+    """Raised longer after its stage passed than its route's horizon (history loaded, a long
+    backlog): recorded and shown like any alert, but nobody is paged for it."""
 
 
 RECORD_ENCODER: Final = msgspec.msgpack.Encoder()
@@ -118,9 +122,11 @@ def on_alert(
     if record is None:
         if alert.status != "firing":
             return None, out  # closing an alert never raised here (raised before this layer existed)
-        escalation = EscalationSnapshot.of(config.route(alert.rule_id, alert.severity, alert.area))
+        route = config.matching(alert.rule_id, alert.severity, alert.area)
+        escalation = EscalationSnapshot.of(config.policies[route.policy])
         record = AlertRecord(alert=alert, state="raised", escalation=escalation, raised_at=now)
-        _transition(record, out, "raised", now, "watchkeeper", f"{alert.stage} raised; policy {escalation.name}")
+        record.historical = now - alert.stage_at > route.horizon
+        _transition(record, out, "raised", now, "watchkeeper", _raised(record, route.horizon, now))
         _escalate(record, out, now)
         return record, out
     record.alert = alert
@@ -189,7 +195,18 @@ def _ack_expires(record: AlertRecord) -> dt.datetime | None:
     return record.acked_at + dt.timedelta(seconds=timeout)
 
 
+def _raised(record: AlertRecord, horizon: dt.timedelta, now: dt.datetime) -> str:
+    said = f"{record.alert.stage} raised; policy {record.escalation.name}"
+    if not record.historical:
+        return said
+    late = format_duration(now - record.alert.stage_at)
+    within = format_duration(horizon)
+    return f"{said}; historical: raised {late} after it passed (the route pages within {within}), so nobody is paged"
+
+
 def _escalating(record: AlertRecord) -> bool:
+    if record.historical:
+        return False
     return record.state == "raised" or (record.state == "acknowledged" and not record.escalation.ack_stops_escalation)
 
 

@@ -82,6 +82,8 @@ class AlertView(msgspec.Struct, frozen=True):
     grade: Grade = "local_standard"
     immediate: bool = False
     """A record that breaks the rule by itself: no deadline to count down to."""
+    historical: bool = False
+    """Raised after its route's horizon had passed (history loaded): on the record, never paged."""
 
 
 def case_view(state: CaseState, policy: Policy) -> CaseView:
@@ -118,7 +120,7 @@ def alert_view(record: AlertRecord) -> AlertView:
     return AlertView(
         a.alert_id, a.rule_id, a.rule_title, a.case, a.domain, a.area, a.stage, a.severity, record.state,
         a.deadline, a.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, tuple(record.history),
-        a.reason, a.grade, a.target == "immediate",
+        a.reason, a.grade, a.target == "immediate", record.historical,
     )  # fmt: skip
 
 

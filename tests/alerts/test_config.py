@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from alerts.config import load
 from tests.conftest import REPO
 
@@ -19,3 +21,15 @@ def test_the_example_notification_file_loads_and_routes_as_documented() -> None:
     assert config.route("custody.healthcare.seen", "medium", None).name == "warnings"
     assert config.receivers["control-room-webhook"].secrets == ("whsec_YWFh", "whsec_YmJi")
     assert [t.role for t in config.policies["custody-breach"].tiers][-1] == "force_on_call"
+
+
+def test_a_route_s_horizon_is_validated_with_the_field_named(tmp_path: Path) -> None:
+    import pytest
+
+    from alerts.config import ConfigError
+    from tests.alerts.helpers import LADDER
+
+    path = tmp_path / "notify.yaml"
+    path.write_text(LADDER.replace("{policy: quiet}", "{policy: quiet, horizon: soon}"))
+    with pytest.raises(ConfigError, match=r"routes\[1\]\.horizon"):
+        load(path, environ={})

@@ -123,3 +123,34 @@ def test_every_transition_is_recorded_with_who_when_and_why(tmp_path: Path) -> N
         ("retracted", "watchkeeper"),
     ]
     assert "AA arrived" in record.history[-1].reason
+
+
+def test_an_alert_raised_long_after_its_stage_passed_is_recorded_but_pages_nobody(tmp_path: Path) -> None:
+    """Loading last year's records must not wake every duty inspector (the route's horizon)."""
+    a_day_late = RAISED + dt.timedelta(days=1)
+    record, changes = on_alert(None, alert(), ladder_config(tmp_path), a_day_late)
+    assert record is not None and record.historical and record.state == "raised"
+    assert changes.notifications == [], "a historical alert is not delivered"
+    (transition,) = changes.transitions
+    assert "historical" in transition.reason and "nobody is paged" in transition.reason
+    assert run_ticks(record, a_day_late + dt.timedelta(hours=10)) == [], "nor escalated later"
+    closing, _ = on_alert(record, alert(status="closed", revision=2), ladder_config(tmp_path), a_day_late + M)
+    assert closing is not None and closing.state == "closed", "its lifecycle is recorded as any alert's"
+
+
+def test_an_alert_raised_within_the_horizon_pages_as_before(tmp_path: Path) -> None:
+    record, changes = on_alert(None, alert(), ladder_config(tmp_path), RAISED + 4 * M)
+    assert record is not None and not record.historical
+    assert roles(changes) == [("custody_sergeant", "trigger")]
+
+
+def test_each_route_sets_its_own_horizon(tmp_path: Path) -> None:
+    from tests.alerts.helpers import LADDER
+
+    text = LADDER.replace("policy: custody}", "policy: custody, horizon: 2d}")
+    assert text != LADDER
+    record, changes = on_alert(None, alert(), ladder_config(tmp_path, text), RAISED + dt.timedelta(days=1))
+    assert record is not None and not record.historical and roles(changes) == [("custody_sergeant", "trigger")]
+    quiet_route = alert(rule_id="incident.thrive", severity="low")
+    other, paged = on_alert(None, quiet_route, ladder_config(tmp_path, text), RAISED + dt.timedelta(days=1))
+    assert other is not None and other.historical and paged.notifications == [], "the catch-all keeps 5 minutes"

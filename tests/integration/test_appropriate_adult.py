@@ -123,3 +123,34 @@ def test_live_an_arrival_recorded_at_the_deadline_instant_after_the_tick_retract
     assert "at the deadline instant" in edge[("warning-1", "satisfied")]["reason"]
     assert "appropriate adult arrived" in edge[("breach", "retracted")]["reason"]
     assert edge[("breach", "retracted")]["overdue_seconds"] is None
+
+
+def test_history_loaded_late_is_recorded_in_hindsight_and_pages_nobody(
+    deployment: Callable[..., Deployment], receiver: Receiver
+) -> None:
+    d = deployment(WATCHKEEPER_POLICY_OVERRIDES=AA_10S, WATCHKEEPER_WEBHOOK_URL=receiver.url)
+    d.start_worker()
+    last_week, entered = now() - dt.timedelta(days=7), now().isoformat()
+    old = detention("CR-HISTORY", age=14, at=last_week, suite="SUITE-WEST")
+    requested = cloudevent("CR-HISTORY", "custody.appropriate_adult.requested", at=last_week)
+    d.send({**old, "recordedtime": entered})
+    d.send({**requested, "recordedtime": entered})
+    bring_in(d, "CR-LIVE")
+
+    def breached(records: list[dict[str, Any]]) -> set[str]:
+        return {a["case"] for a in records if a["stage"] == "breach"}
+
+    alerts = d.read("alerts", until=lambda r: breached(r) >= {"CR-HISTORY", "CR-LIVE"}, timeout=60)
+    history = [a for a in for_case(alerts, "CR-HISTORY") if a["rule_id"] == "custody.appropriate_adult.arrival"]
+    assert [a["stage"] for a in history] == ["warning", "breach"] and all(a["hindsight"] for a in history)
+
+    def paged() -> set[str]:
+        return {json.loads(body)["data"]["case"] for _, body in receiver.received}
+
+    deadline = time.monotonic() + 20
+    while "CR-LIVE" not in paged() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    assert "CR-LIVE" in paged() and "CR-HISTORY" not in paged()
+    transitions = d.read("alert-transitions", until=lambda r: any("historical" in t["reason"] for t in r), timeout=30)
+    assert {t["alert_id"] for t in transitions if "historical" in t["reason"]} == {a["alert_id"] for a in history}

@@ -89,7 +89,8 @@ function renderBoard() {
     return el("li", { class: `card ${a.stage}`, "data-alert": a.alert_id },
       el("h3", {}, `${a.stage === "breach" ? "BREACH" : "Warning"}: ${a.rule_title}`),
       el("p", { class: "meta" }, "Case ", caseLink, a.area ? ` · ${a.area}` : "", ` · ${a.severity} · `,
-        el("span", { class: "state", "data-state": a.state }, a.state), a.acked_by ? ` by ${a.acked_by}` : ""),
+        el("span", { class: "state", "data-state": a.state }, a.state), a.acked_by ? ` by ${a.acked_by}` : "",
+        a.historical ? el("span", { class: "historical", title: "raised from history: nobody was paged" }, " · historical") : ""),
       a.immediate
         ? el("p", {}, "Recorded ", local(a.deadline))
         : el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
