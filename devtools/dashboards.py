@@ -223,6 +223,13 @@ DUTY_OVERVIEW: Final[list[tuple[str, list[Panel]]]] = [
             ),
             (
                 "timeseries",
+                "Historical alerts by rule (recorded, not paged)",
+                "none",
+                "sum by (rule) (increase(watchkeeper_historical_alerts_total[1h]))",
+                "{{rule}}",
+            ),
+            (
+                "timeseries",
                 "Acknowledgement latency, 90th percentile",
                 "s",
                 "histogram_quantile(0.9, sum by (le) (rate(watchkeeper_alert_ack_seconds_bucket[1h])))",

@@ -108,6 +108,8 @@ class Dispatcher:
         record, changes = lifecycle.on_alert(before, alert, self.config, now)
         if record is None:
             return  # closing an alert this layer never raised
+        if before is None and record.historical:
+            self.metrics.historical.labels(alert.rule_id).inc()
         await self.publish(changes)
         self.store(message.partition, key, record)
 

@@ -75,6 +75,11 @@ class Metrics:
         )
         # ------------------------------------------------------------ alerts out
         self.transitions = counter("alert_transitions", "Alert lifecycle transitions, by the state entered.", "state")
+        self.historical = counter(
+            "historical_alerts",
+            "Alerts raised after their route's horizon (history loaded, a long backlog): recorded, never paged.",
+            "rule",
+        )
         self.ack_latency = Histogram(
             "watchkeeper_alert_ack_seconds",
             "From an alert being raised to its acknowledgement.",

@@ -124,3 +124,16 @@ def test_a_job_is_pending_until_its_finished_marker_is_read_back(tmp_path: Any) 
         assert box.pending == {}
 
     asyncio.run(scenario())
+
+
+def test_an_alert_from_history_is_recorded_and_counted_but_no_job_is_made(tmp_path: Any) -> None:
+    broker = Broker()
+    shell = dispatcher(broker, tmp_path, now=T0 + dt.timedelta(days=3))
+    asyncio.run(shell.on_alert(alert_message()))
+    assert broker.on("outbox") == []
+    (raised,) = broker.on("transitions")
+    assert raised["state"] == "raised" and "historical" in raised["reason"]
+    counted = shell.metrics.registry.get_sample_value(
+        "watchkeeper_historical_alerts_total", {"rule": "custody.appropriate_adult.arrival"}
+    )
+    assert counted == 1 and ALERT_ID.encode() in shell.records
