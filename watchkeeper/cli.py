@@ -225,18 +225,26 @@ def cmd_import(args: argparse.Namespace) -> int:
         bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, **settings.kafka_python_options()
     )
 
+    in_flight: list[Any] = []
+
     def send(event: Event) -> None:
         body = json.dumps(event.to_cloudevent(), separators=(",", ":")).encode()
-        producer.send(input_topic(settings, domain_of(event.type)), key=event.subject.encode(), value=body)
+        topic = input_topic(settings, domain_of(event.type))
+        in_flight.append(producer.send(topic, key=event.subject.encode(), value=body))
+
+    def flush() -> None:
+        """The broker has every event sent so far, or this raises (and the checkpoint stays put)."""
+        producer.flush(timeout=60)
+        for sent in in_flight:
+            sent.get(timeout=60)  # kafka-python reports a failed send here, not from flush()
+        in_flight.clear()
 
     ordered = importing.in_subject_order(events)
     resumed = checkpoint.position()
     if resumed:
         print(f"resuming after {resumed} event(s) already sent ({checkpoint.path})")
     try:
-        sent = importing.send_all(
-            ordered, send, lambda: producer.flush(timeout=60), checkpoint, rate=args.rate, progress=importing.bar
-        )
+        sent = importing.send_all(ordered, send, flush, checkpoint, rate=args.rate, progress=importing.bar)
     finally:
         producer.close()
     print(f"imported {sent} event(s) in subject order; checkpoint {checkpoint.path}")
