@@ -175,9 +175,10 @@ def cmd_send(args: argparse.Namespace) -> int:
         bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, **settings.kafka_python_options()
     )
     try:
-        for topic, key, value in outgoing:
-            producer.send(topic, key=key, value=value)
+        sent = [producer.send(topic, key=key, value=value) for topic, key, value in outgoing]
         producer.flush(timeout=30)
+        for future in sent:
+            future.get(timeout=30)  # a send the broker refused raises here; flush() alone would not say
     finally:
         producer.close()
     print(f"sent {len(outgoing)} event(s)" + (f", skipped {errors} invalid" if errors else ""))
