@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from agents.alert import Alert
     from streams.contract import Event
     from streams.validation import InputLimits
+    from watchkeeper.importing import Checkpoint
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -186,10 +187,8 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from streams.contract import domain_of
     from watchkeeper import importing
     from worker.settings import input_limits
-    from worker.topics import input_topic
 
     settings = Settings.from_env()
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
@@ -220,12 +219,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.checkpoint or Path(f"{args.file}.checkpoint" if args.file != STDIN else ".watchkeeper-import.checkpoint"),
         importing.digest(raw),
     )
+    resumed = checkpoint.position()
+    if resumed:
+        print(f"resuming after {resumed} event(s) already sent ({checkpoint.path})")
+    sent = _import_to_broker(settings, importing.in_subject_order(events), checkpoint, args.rate)
+    print(f"imported {sent} event(s) in subject order; checkpoint {checkpoint.path}")
+    return 0
+
+
+def _import_to_broker(settings: Settings, ordered: list[Event], checkpoint: Checkpoint, rate: float) -> int:
     from kafka import KafkaProducer
+
+    from streams.contract import domain_of
+    from watchkeeper import importing
+    from worker.topics import input_topic
 
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, **settings.kafka_python_options()
     )
-
     in_flight: list[Any] = []
 
     def send(event: Event) -> None:
@@ -240,16 +251,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             sent.get(timeout=60)  # kafka-python reports a failed send here, not from flush()
         in_flight.clear()
 
-    ordered = importing.in_subject_order(events)
-    resumed = checkpoint.position()
-    if resumed:
-        print(f"resuming after {resumed} event(s) already sent ({checkpoint.path})")
     try:
-        sent = importing.send_all(ordered, send, flush, checkpoint, rate=args.rate, progress=importing.bar)
+        return importing.send_all(ordered, send, flush, checkpoint, rate=rate, progress=importing.bar)
     finally:
         producer.close()
-    print(f"imported {sent} event(s) in subject order; checkpoint {checkpoint.path}")
-    return 0
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
