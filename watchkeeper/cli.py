@@ -57,20 +57,9 @@ def shown(path: Path) -> str:
 
 def read_events(path: Path, *, now: dt.datetime, limits: InputLimits) -> tuple[list[Event], int]:
     """Validate a JSONL file of events; report each invalid line as ``file:line: reason`` on stderr."""
-    from streams.validation import Rejection, decode_event
+    from watchkeeper.importing import validate
 
-    events: list[Event] = []
-    invalid = 0
-    for number, line in enumerate(read_input(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        result = decode_event(line, now=now, limits=limits)
-        if isinstance(result, Rejection):
-            invalid += 1
-            print(f"{shown(path)}:{number}: {result.reason}: {result.detail}", file=sys.stderr)
-        else:
-            events.append(result)
-    return events, invalid
+    return validate(read_input(path).splitlines(), shown(path), now, limits)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -201,7 +190,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"watchkeeper import: {exc}", file=sys.stderr)
         return 2
     raw = read_input(args.file)
-    lines = importing.read_lines(raw, fmt, mapping)
+    try:
+        lines = importing.read_lines(raw, fmt, mapping)
+    except importing.MappingError as exc:
+        print(f"watchkeeper import: {shown(args.file)}: {exc}", file=sys.stderr)
+        return 2
     events, invalid = importing.validate(lines, shown(args.file), dt.datetime.now(dt.UTC), input_limits(settings))
     print(importing.summary(events, invalid))
     if invalid and not args.skip_invalid:

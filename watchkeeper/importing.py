@@ -102,11 +102,16 @@ def read_lines(raw: bytes, fmt: str, mapping: ColumnMapping | None) -> list[byte
     if fmt == "jsonl":
         return raw.splitlines()
     assert mapping is not None
-    rows = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-    return [json.dumps(mapping.event(row)).encode() for row in rows]
+    try:
+        rows = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        return [json.dumps(mapping.event(row)).encode() for row in rows]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise MappingError(f"the CSV cannot be read ({type(exc).__name__}): it must be UTF-8 CSV") from None
 
 
 def validate(lines: Iterable[bytes], shown: str, now: dt.datetime, limits: InputLimits) -> tuple[list[Event], int]:
+    """The valid events; each invalid line reported as ``file:line: reason: detail`` on stderr
+    (the detail never quotes the input). Shared by send, replay and import."""
     events, invalid = [], 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -283,7 +283,6 @@ class _Assembly:
         settings = self.settings
         producers = {domain: produced(self.channel(topics.input_topic(settings, domain))) for domain in DOMAINS}
         ingest = Ingest(
-            self.notify,
             door,
             producers.__getitem__,
             input_limits(settings),

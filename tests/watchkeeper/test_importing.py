@@ -120,6 +120,9 @@ def test_import_dry_run_summarises_jsonl_csv_and_stdin_and_refuses_invalid_lines
     csv_run = watchkeeper("import", "--dry-run", str(rows), "--mapping", str(mapping))
     assert csv_run.returncode == 0 and "custody.detention.authorised" in csv_run.stdout
     assert watchkeeper("import", "--dry-run", str(rows)).returncode == 2, "a CSV needs its mapping"
+    rows.write_bytes(b"record_id,custody_ref\n\xff\xfe,CR-1\n")
+    latin = watchkeeper("import", "--dry-run", str(rows), "--mapping", str(mapping))
+    assert latin.returncode == 2 and "must be UTF-8 CSV" in latin.stderr and "Traceback" not in latin.stderr
     source.write_text(source.read_text() + '\n{"specversion": "1.0"}\n')
     refused = watchkeeper("import", "--dry-run", str(source))
     assert refused.returncode == 1 and f"{source}:3: schema_violation" in refused.stderr

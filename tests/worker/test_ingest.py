@@ -3,18 +3,18 @@ each outcome in order, the bounds, and what is on the broker afterwards."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from alerts.tokens import credential_for, generate_token
 from tests.alerts.helpers import SESSION_KEY
 from tests.worker.helpers import Broker, assemble
-from worker.main import Worker, web_application
+from tests.worker.test_web import serve
+from worker.main import Worker
 
 INGEST, INSPECTOR = generate_token(), generate_token()
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -45,14 +45,6 @@ def ingest_worker(broker: Broker, **env: str) -> Worker:
     worker.ingest.produce_to = lambda domain: broker.producer(f"{domain}.events")
     worker.door.send_access = broker.sender("access")
     return worker
-
-
-def serve(worker: Worker, scenario: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
-    async def run() -> None:
-        async with TestClient(TestServer(web_application(worker.app))) as client:
-            await scenario(client)
-
-    asyncio.run(run())
 
 
 def structured(body: dict[str, Any] | list[dict[str, Any]], batch: bool = False) -> dict[str, Any]:
@@ -171,6 +163,8 @@ def test_what_cannot_be_read_as_a_whole_is_refused_with_its_status() -> None:
         assert big.status == 413
         broken = {**SYSTEM, "Content-Type": "application/cloudevents-batch+json"}
         assert (await client.post("/events", data="[{", headers=broken)).status == 400
+        nested = await client.post("/events", data="[" * 1000 + "]" * 1000, headers=broken)
+        assert nested.status == 400, "nested past the decoder's limit: malformed, never a 500"
 
     serve(worker, scenario)
     assert broker.records == []

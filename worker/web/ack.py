@@ -28,7 +28,7 @@ from agents.alert import ALERT_ID
 from alerts.access import LinkUsed, record_key
 from alerts.config import NotifyConfig
 from alerts.messages import COMMAND_ENCODER, AckCommand
-from alerts.tokens import check_ack_token, user_for_bearer
+from alerts.tokens import check_ack_token
 from worker.channels import Send
 from worker.web.door import Door, may_acknowledge, too_many
 
@@ -57,16 +57,10 @@ class AckRoutes:
         router.add_post("/ack", self.link_ack)
 
     async def bearer_ack(self, request: web.Request) -> web.StreamResponse:
-        if (wait := self.door.retry_after(request)) is not None:
-            return too_many(wait)
-        user = user_for_bearer(request.headers.get("Authorization"), self.config.user_credentials)
-        if user is None:
-            self.door.failed(request)
-            return web.json_response({"error": "a valid bearer token is required"}, status=401)
-        access = self.config.user_access.get(user, "viewer")
-        if not may_acknowledge(access):
-            self.door.failed(request, user)
-            return web.json_response({"error": f"a {access} cannot acknowledge"}, status=403)
+        caller = self.door.bearer(request, may_acknowledge, "acknowledge")
+        if isinstance(caller, web.Response):
+            return caller
+        user, _ = caller
         alert_id = request.match_info["alert_id"]
         if not ALERT_ID.fullmatch(alert_id):
             return web.json_response({"error": "not an alert id"}, status=404)

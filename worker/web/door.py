@@ -23,7 +23,7 @@ from aiohttp import web
 from alerts.access import AccessLog, LinkUsed, Revocation, SessionRecord, record_key
 from alerts.config import Access, NotifyConfig
 from alerts.throttle import Throttle
-from alerts.tokens import read_session_cookie, sign_session
+from alerts.tokens import read_session_cookie, sign_session, user_for_bearer
 from worker.channels import Send
 from worker.clock import utcnow
 from worker.metrics import Metrics
@@ -88,6 +88,24 @@ class Door:
         if wait is not None:
             self.metrics.auth_failures.labels(request.path.split("/")[1] or "root", "throttled").inc()
         return wait
+
+    def bearer(
+        self, request: web.Request, allowed: Callable[[Access], bool], job: str
+    ) -> tuple[str, Access] | web.Response:
+        """The caller of a bearer-token path and their access, or the answer that refuses them:
+        429 while throttled, 401 without a valid token, 403 for a token that may not do ``job``
+        (counted as a failure too: probing with the wrong token is throttled like guessing)."""
+        if (wait := self.retry_after(request)) is not None:
+            return too_many(wait)
+        user = user_for_bearer(request.headers.get("Authorization"), self.config.user_credentials)
+        if user is None:
+            self.failed(request)
+            return web.json_response({"error": "a valid bearer token is required"}, status=401)
+        access = self.config.user_access.get(user, "viewer")
+        if not allowed(access):
+            self.failed(request, user)
+            return web.json_response({"error": f"a {access} token cannot {job}"}, status=403)
+        return user, access
 
     def failed(self, request: web.Request, user: str | None = None) -> None:
         self.throttle.failed(self._keys(request, user), time.monotonic())

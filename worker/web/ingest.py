@@ -37,14 +37,12 @@ import msgspec
 from aiohttp import web
 
 from agents.engine import event_digest, event_identity
-from alerts.config import NotifyConfig
-from alerts.tokens import user_for_bearer
 from streams.contract import Domain, Event, domain_of
 from streams.validation import InputLimits, Rejection, decode_binary, decode_event, is_utf8, media_type
 from worker.channels import Produce
 from worker.clock import utcnow
 from worker.metrics import Metrics
-from worker.web.door import Door, may_ingest, too_many
+from worker.web.door import Door, may_ingest
 
 log = logging.getLogger(__name__)
 STRUCTURED: Final = "application/cloudevents+json"
@@ -58,7 +56,6 @@ _BATCH_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw])
 
 @dataclass
 class Ingest:
-    config: NotifyConfig
     door: Door
     produce_to: Callable[[Domain], Produce]
     """The input topic of a domain, by its ``Produce``: each send returns the broker's ack to await."""
@@ -77,9 +74,9 @@ class Ingest:
         router.add_get("/openapi.yaml", openapi)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        refused = await self._door(request)
-        if refused is not None:
-            return refused
+        caller = self.door.bearer(request, may_ingest, "post events")
+        if isinstance(caller, web.Response):
+            return caller
         too_large = _error(413, "payload_too_large", f"the body may be at most {self.max_bytes} bytes")
         if request.content_length is not None and request.content_length > self.max_bytes:
             return too_large
@@ -105,18 +102,6 @@ class Ingest:
             response.headers["Retry-After"] = "5"
         return response
 
-    async def _door(self, request: web.Request) -> web.Response | None:
-        if (wait := self.door.retry_after(request)) is not None:
-            return too_many(wait)
-        user = user_for_bearer(request.headers.get("Authorization"), self.config.user_credentials)
-        if user is None:
-            self.door.failed(request)
-            return web.json_response({"error": "a valid bearer token is required"}, status=401)
-        access = self.config.user_access.get(user, "viewer")
-        if not may_ingest(access):
-            return web.json_response({"error": f"a {access} token cannot post events"}, status=403)
-        return None
-
     def _decode(self, request: web.Request, body: bytes) -> list[Event | Rejection] | web.Response:
         """The events of the request in order, each an Event or its Rejection; or why the
         request as a whole cannot be read."""
@@ -138,7 +123,7 @@ class Ingest:
             return [decode_event(body, now=now, limits=limits)]
         try:
             items = _BATCH_DECODER.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return _error(400, "malformed_json", "a batch is a JSON array of structured-mode events")
         return [decode_event(bytes(item), now=now, limits=limits) for item in items]
 
