@@ -12,6 +12,11 @@ in the engine, and an ack stops escalation only where the policy says so.
 
 Escalation is by role, from the policy routed when the alert was first raised; that policy
 is copied into the record and stays with the alert even if the configuration changes.
+
+A silence (alerts/silence.py) holds an open alert's pages without changing its state: the
+record says which silence holds it, its escalation pauses, and when the silence no longer
+holds it the roles already paged are told again and the ladder carries on where it paused.
+Closing and acknowledgement notices to roles already paged are never held: they end pages.
 """
 
 from __future__ import annotations
@@ -24,10 +29,16 @@ import msgspec
 from agents.alert import Alert
 from agents.durations import format_duration
 from alerts.config import EscalationPolicy, NotifyConfig
+from alerts.silence import Silence, Silences
 
 State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted"]
 Action = Literal["trigger", "acknowledge", "resolve"]
 """What a receiver should do with its page (PagerDuty's event actions)."""
+Hold = Literal["held", "released"]
+"""What a silence did to an alert's pages: a history line that changes no state."""
+HOLD_RECHECK: Final = dt.timedelta(seconds=30)
+"""How often a held alert looks again at the silences, so one ended early (or while this
+worker was down) releases it within this long, even if no word of the change reached it."""
 CLOSED: Final = frozenset({"satisfied", "resolved", "closed", "retracted"})
 _CLOSING: Final[dict[str, State]] = {
     "satisfied": "satisfied",
@@ -70,6 +81,9 @@ class Transition(msgspec.Struct, frozen=True):
     reason: str
     revision: int
     """The engine's revision of the alert this transition saw."""
+    notifications: Hold | None = None
+    """Set on a line about its pages, not its state: held by a silence, or released."""
+    silence_id: str | None = None
 
 
 class Notification(msgspec.Struct, frozen=True):
@@ -100,6 +114,18 @@ class AlertRecord(msgspec.Struct):
     historical: bool = False
     """Raised longer after its stage passed than its route's horizon (history loaded, a long
     backlog): recorded and shown like any alert, but nobody is paged for it."""
+    held_by: str | None = None
+    """The silence holding its pages now."""
+    held_until: dt.datetime | None = None
+    """That silence's end, as last seen."""
+    held_since: dt.datetime | None = None
+    held_checked: dt.datetime | None = None
+    paused: float = 0.0
+    """Seconds its escalation has spent held: every step comes that much later."""
+    released_at: dt.datetime | None = None
+    """When a silence last released it: an ack timeout counts from here if the ack was earlier."""
+    releases: int = 0
+    """How many times a silence has released it (names the re-notifications)."""
 
 
 RECORD_ENCODER: Final = msgspec.msgpack.Encoder()
@@ -109,14 +135,22 @@ RECORD_DECODER: Final = msgspec.msgpack.Decoder(AlertRecord)
 class Changes(msgspec.Struct):
     notifications: list[Notification] = []
     transitions: list[Transition] = []
+    write: bool = True
+    """Whether the record must be stored: a look at a hold that still stands, unchanged, needs no
+    changelog write (the due index is told the next look in memory)."""
 
 
 # ============================================================================= entry points
 def on_alert(
-    record: AlertRecord | None, alert: Alert, config: NotifyConfig, now: dt.datetime
+    record: AlertRecord | None,
+    alert: Alert,
+    config: NotifyConfig,
+    now: dt.datetime,
+    silences: Silences | None = None,
 ) -> tuple[AlertRecord | None, Changes]:
     """A message from the engine about an alert (raised, deadline moved, closed)."""
     out = Changes()
+    silence = None if silences is None else silences.holding(alert, now)
     if record is not None and alert.revision <= record.alert.revision:
         return record, out  # a copy (at-least-once) or an older revision: already handled
     if record is None:
@@ -127,21 +161,23 @@ def on_alert(
         record = AlertRecord(alert=alert, state="raised", escalation=escalation, raised_at=now)
         record.historical = now - alert.stage_at > route.horizon
         _transition(record, out, "raised", now, "watchkeeper", _raised(record, route.horizon, now))
-        _escalate(record, out, now)
+        _escalate_or_hold(record, out, now, silence)
         return record, out
     record.alert = alert
     if alert.status in _CLOSING:
         if record.state not in CLOSED:
             _transition(record, out, _CLOSING[alert.status], now, "watchkeeper", alert.reason)
-            _tell_paged(record, out, "resolve", f"close-{alert.revision}")
+            _tell_paged(record, out, "resolve", f"close-{alert.revision}")  # never held: it ends pages
+            _forget_hold(record)
         return record, out
     if alert.status == "firing" and record.state in CLOSED:  # raised again after a retraction
         record.state, record.done, record.paged_roles, record.raised_at = "raised", [], [], now
+        record.paused, record.released_at = 0.0, None
         _transition(record, out, "raised", now, "watchkeeper", "raised again: " + alert.reason)
-        _escalate(record, out, now)
+        _escalate_or_hold(record, out, now, silence)
         return record, out
-    if record.state not in CLOSED:  # updated: the deadline moved; the people already paged hear it
-        _tell_paged(record, out, "trigger", f"update-{alert.revision}")
+    if record.state not in CLOSED and not _held(record, out, now, silence):
+        _tell_paged(record, out, "trigger", f"update-{alert.revision}")  # the deadline moved: the paged hear it
     return record, out
 
 
@@ -158,10 +194,19 @@ def on_ack(record: AlertRecord, user: str, now: dt.datetime, how: str) -> tuple[
     return True, "acknowledged", out
 
 
-def on_tick(record: AlertRecord, now: dt.datetime) -> Changes:
-    """Time has passed: escalate to the next tier, or re-notify after an ack timeout."""
+def on_tick(record: AlertRecord, now: dt.datetime, silences: Silences | None = None) -> Changes:
+    """Time has passed: escalate to the next tier, or re-notify after an ack timeout; or, for an
+    alert a silence holds, look again whether it still does, and release it if not."""
     out = Changes()
     if record.state in CLOSED:
+        return out
+    silence = None if silences is None else silences.holding(record.alert, now)
+    if record.held_by is not None and silence is None:
+        _release(record, out, now)
+    elif silence is not None and not record.historical:
+        unchanged = silence.silence_id == record.held_by and silence.until == record.held_until
+        _held(record, out, now, silence)
+        out.write = not unchanged
         return out
     expires = _ack_expires(record)
     if expires is not None and now >= expires:
@@ -171,19 +216,23 @@ def on_tick(record: AlertRecord, now: dt.datetime) -> Changes:
         record.acked_by = record.acked_at = None
         _tell_paged(record, out, "trigger", f"ack-timeout-{record.ack_round}")
     _escalate(record, out, now)
+    out.write = bool(out.notifications or out.transitions)  # a look that changed nothing writes nothing
     return out
 
 
 def next_due(record: AlertRecord) -> dt.datetime | None:
-    """When this alert next needs a look: its next escalation step or its ack timeout."""
+    """When this alert next needs a look: its next escalation step or its ack timeout; while a
+    silence holds it, the silence's end or the next look at the silences, whichever is first."""
     if record.state in CLOSED:
         return None
+    if record.held_until is not None and record.held_checked is not None:
+        return min(record.held_until, record.held_checked + HOLD_RECHECK)
     expires = _ack_expires(record)
     times = [expires] if expires is not None else []
     if _escalating(record):
         pending = [s for s in record.escalation.steps if s.key not in record.done]
         if pending:
-            times.append(record.raised_at + dt.timedelta(seconds=pending[0].offset))
+            times.append(record.raised_at + dt.timedelta(seconds=pending[0].offset + record.paused))
     return min(times, default=None)
 
 
@@ -192,7 +241,8 @@ def _ack_expires(record: AlertRecord) -> dt.datetime | None:
     timeout = record.escalation.ack_timeout
     if record.state != "acknowledged" or timeout is None or record.acked_at is None:
         return None
-    return record.acked_at + dt.timedelta(seconds=timeout)
+    since = max(record.acked_at, record.released_at or record.acked_at)
+    return since + dt.timedelta(seconds=timeout)
 
 
 def _raised(record: AlertRecord, horizon: dt.timedelta, now: dt.datetime) -> str:
@@ -214,7 +264,7 @@ def _escalate(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
     if not _escalating(record):
         return
     for step in record.escalation.steps:
-        if step.key in record.done or record.raised_at + dt.timedelta(seconds=step.offset) > now:
+        if step.key in record.done or record.raised_at + dt.timedelta(seconds=step.offset + record.paused) > now:
             continue
         record.done.append(step.key)
         if step.role not in record.paged_roles:
@@ -231,8 +281,57 @@ def _tell_paged(record: AlertRecord, out: Changes, action: Action, key: str) -> 
         )
 
 
-def _transition(record: AlertRecord, out: Changes, state: State, now: dt.datetime, by: str, reason: str) -> None:
+def _transition(
+    record: AlertRecord,
+    out: Changes,
+    state: State,
+    now: dt.datetime,
+    by: str,
+    reason: str,
+    notifications: Hold | None = None,
+) -> None:
     record.state = state
-    change = Transition(record.alert.alert_id, state, now, by, reason, record.alert.revision)
+    silence_id = record.held_by if notifications == "held" else None
+    change = Transition(record.alert.alert_id, state, now, by, reason, record.alert.revision, notifications, silence_id)
     record.history.append(change)
     out.transitions.append(change)
+
+
+# ----------------------------------------------------------------------------- silences
+def _escalate_or_hold(record: AlertRecord, out: Changes, now: dt.datetime, silence: Silence | None) -> None:
+    """A newly raised alert: page the first tier, unless a silence holds it (historical ones page nobody anyway)."""
+    if not _held(record, out, now, silence):
+        _escalate(record, out, now)
+
+
+def _held(record: AlertRecord, out: Changes, now: dt.datetime, silence: Silence | None) -> bool:
+    """Whether ``silence`` holds this alert's pages now; records the hold, or a change of silence,
+    as a history line."""
+    if silence is None or record.historical:
+        return False
+    record.held_checked = now
+    if silence.silence_id == record.held_by:
+        record.held_until = silence.until
+        return True
+    record.held_by, record.held_until = silence.silence_id, silence.until
+    record.held_since = record.held_since or now
+    reason = f"notifications held by {silence.describe()}; the alert stays on the record and the console"
+    _transition(record, out, record.state, now, "watchkeeper", reason, "held")
+    return True
+
+
+def _release(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
+    """No silence holds it now: the paged are told again, and the ladder resumes where it paused."""
+    held = now - (record.held_since or now)
+    record.paused += held.total_seconds()
+    record.releases += 1
+    record.released_at = now
+    silence_id = record.held_by or ""
+    _forget_hold(record)
+    reason = f"notifications released: silence {silence_id[:8]} no longer holds it, after {format_duration(held)}"
+    _transition(record, out, record.state, now, "watchkeeper", reason, "released")
+    _tell_paged(record, out, "trigger", f"release-{record.releases}")
+
+
+def _forget_hold(record: AlertRecord) -> None:
+    record.held_by = record.held_until = record.held_since = record.held_checked = None

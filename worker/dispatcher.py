@@ -11,15 +11,22 @@ core what changed, then:
 
 A crash between 1-2 and 3 repeats the jobs with the same webhook ids: receivers and the
 outbox drop the copy. Nothing is lost.
+
+Silences (alerts/silence.py) come from the silence log every worker keeps
+(worker/silences.py). The dispatcher decides nothing until that log has been read to its end,
+and when it changes, every open alert of the partitions it owns is looked at again on the next
+tick, so a silence ended early releases what it held at once, even just after a restart, and a
+new one holds what it matches before its next page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 from faust.types import StreamT
@@ -29,6 +36,7 @@ from alerts import lifecycle
 from alerts.config import NotifyConfig
 from alerts.lifecycle import AlertRecord, Changes
 from alerts.messages import COMMAND_DECODER, JOB_ENCODER, jobs_for
+from alerts.silence import Silences
 from alerts.text import format_line
 from worker.channels import Produce
 from worker.clock import utcnow
@@ -59,10 +67,14 @@ class Dispatcher:
     metrics: Metrics
     commands_topic: str
     ticks_topic: str
+    silences: Silences = field(default_factory=Silences)
+    """Every silence, kept by the silence log (the same object)."""
+    silences_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], dt.datetime] = utcnow
     say: Callable[[str], None] = print_line
 
     async def consume(self, stream: StreamT[bytes]) -> None:
+        await self.silences_loaded.wait()  # never page through a silence not read yet
         async for event in stream.events():
             message = event.message
             started = time.perf_counter()
@@ -86,13 +98,22 @@ class Dispatcher:
             pending.append(await self.produce_job(job.receiver.encode(), JOB_ENCODER.encode(job)))
         for change in changes.transitions:
             pending.append(await self.produce_transition(change.alert_id.encode(), msgspec.json.encode(change)))
-            self.metrics.transitions.labels(change.state).inc()
+            if change.notifications is None:
+                self.metrics.transitions.labels(change.state).inc()
+            else:
+                self.metrics.silence_holds.labels(change.notifications).inc()
         for acknowledged in pending:
             await acknowledged
 
-    def store(self, partition: int, key: bytes, record: AlertRecord) -> None:
-        self.records[key] = encode_alert_record(partition, record)
+    def store(self, partition: int, key: bytes, record: AlertRecord, *, write: bool = True) -> None:
+        if write:
+            self.records[key] = encode_alert_record(partition, record)
         self.index.set(partition, key, lifecycle.next_due(record))
+
+    def silences_changed(self) -> None:
+        """A silence was set or ended: every open alert indexed here is looked at on the next tick.
+        (Silences change a few times a day; a look that changes nothing writes nothing.)"""
+        self.index.bring_forward(self.clock())
 
     def load(self, key: bytes) -> AlertRecord | None:
         stored = self.records.get(key)
@@ -105,7 +126,7 @@ class Dispatcher:
         if before is not None and alert.revision <= before.alert.revision:
             return  # a copy (at-least-once) or an older revision: already handled
         self.say(format_line(alert))
-        record, changes = lifecycle.on_alert(before, alert, self.config, now)
+        record, changes = lifecycle.on_alert(before, alert, self.config, now, self.silences)
         if record is None:
             return  # closing an alert this layer never raised
         if before is None and record.historical:
@@ -138,6 +159,6 @@ class Dispatcher:
             record = self.load(key)
             if record is None:
                 continue
-            changes = lifecycle.on_tick(record, now)
+            changes = lifecycle.on_tick(record, now, self.silences)
             await self.publish(changes)
-            self.store(partition, key, record)
+            self.store(partition, key, record, write=changes.write)

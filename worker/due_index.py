@@ -54,6 +54,12 @@ class DueIndex:
             due[key] = ts
             heapq.heappush(self._heaps[partition], (ts, key))
 
+    def bring_forward(self, now: dt.datetime) -> None:
+        """Make every key of every built partition due at ``now`` (each is set again when handled)."""
+        for partition, due in self._due.items():
+            for key in due:
+                self.set(partition, key, now)
+
     def pop_due(self, partition: int, now: dt.datetime) -> list[bytes]:
         """Keys due at ``now``, each once, removed from the index (the caller sets them again)."""
         heap, due = self._heaps.get(partition), self._due.get(partition)

@@ -2,8 +2,9 @@
 
 Live means the process and its event loop answer. Ready means this worker can be trusted
 with what it owns: it has been assigned its partitions (no rebalance under way), Faust has
-recovered its active tables, and every ticked agent has rebuilt its due index for every
-partition it owns, so no deadline it holds can pass unseen. ``/metrics`` answers long before
+recovered its active tables, every ticked agent has rebuilt its due index for every
+partition it owns, so no deadline it holds can pass unseen, and it has read the silence log
+(until then its dispatcher decides nothing). ``/metrics`` answers long before
 that, which is why probes must not use it.
 
 Neither path needs a token and neither says anything about a case: only the three checks.
@@ -11,6 +12,7 @@ Neither path needs a token and neither says anything about a case: only the thre
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from worker.ticks import Ticks
 class Health:
     app: AppT
     ticks: Ticks
+    silences_loaded: asyncio.Event
     assigned: bool = False
     """Partitions have been assigned at least once (Faust is not rebalancing before the first)."""
 
@@ -38,6 +41,7 @@ class Health:
             "partitions_assigned": self.assigned and not self.app.rebalancing,
             "tables_recovered": bool(self.app.tables.actives_ready),
             "due_indexes_rebuilt": self.ticks.indexes_built(),
+            "silences_loaded": self.silences_loaded.is_set(),
         }
 
     def install(self, router: web.UrlDispatcher) -> None:

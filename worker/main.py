@@ -43,6 +43,7 @@ from worker.lag import ConsumerLag
 from worker.metrics import Metrics
 from worker.outbox import Outbox
 from worker.settings import Settings, input_limits, notify_config_of, policy_of
+from worker.silences import SilenceLog
 from worker.stall_guard import GapPolicy, RecordProbe, StallGuard, install_gap_policy
 from worker.ticks import Ticks
 from worker.web import guard
@@ -51,6 +52,7 @@ from worker.web.console import ConsoleRoutes, Hub, update_gauges
 from worker.web.door import Door
 from worker.web.feed import BoardFeed, Holds
 from worker.web.ingest import Ingest
+from worker.web.silences import SilenceRoutes
 
 STALL_CHECK_SECONDS = 5.0
 RESUME_PENDING_SECONDS = 5.0
@@ -79,6 +81,7 @@ class Worker:
     """The console's read model; None with ``WATCHKEEPER_CONSOLE=off``."""
     health: Health
     ingest: Ingest
+    silences: SilenceLog
 
     def routes(self) -> list[str]:
         """Every path the web server answers, Faust's own ``/metrics`` included once it starts."""
@@ -100,17 +103,19 @@ def build(
     app = faust_app(settings)
     parts = _Assembly(settings, policy, notify, metrics, app)
     domains, case_tables = parts.domain_agents()
-    dispatcher, records = parts.dispatcher()
+    silences = parts.silence_log()
+    dispatcher, records = parts.dispatcher(silences)
     outbox, pending = parts.outbox()
     door, acknowledgements = parts.door()
+    SilenceRoutes(door, silences).install(parts.web_app.router)
     board = None
     if settings.console:
         changelogs: dict[str, Holds] = {t.changelog_topic.get_topic_name(): "case" for t in case_tables}
         changelogs[records.changelog_topic.get_topic_name()] = "alert"
         changelogs[pending.changelog_topic.get_topic_name()] = "delivery"
-        board = parts.console(door, acknowledgements, changelogs)
+        board = parts.console(door, acknowledgements, changelogs, silences)
     gaps, stall_guard = parts.guards()
-    health = parts.health()
+    health = parts.health(silences)
     ingest = parts.ingest(door)
     return Worker(
         settings,
@@ -129,6 +134,7 @@ def build(
         board,
         health,
         ingest,
+        silences,
     )
 
 
@@ -201,7 +207,27 @@ class _Assembly:
             tables.append(cases)
         return domains, tables
 
-    def dispatcher(self) -> tuple[Dispatcher, TableT[bytes, bytes]]:
+    def silence_log(self) -> SilenceLog:
+        """Every silence, read by every worker from its log; set and ended through the web routes."""
+        settings = self.settings
+        name = topics.silences_topic(settings)
+        silences = SilenceLog(
+            produce_silence=produced(self.channel(name)),
+            produce_audit=produced(self.channel(topics.alert_transitions_topic(settings))),
+            metrics=self.metrics,
+        )
+
+        async def follow_silences() -> None:
+            await silences.follow(settings.bootstrap_servers, name, settings.aiokafka_options())
+
+        async def silence_gauge() -> None:
+            silences.update_gauge()  # a pending silence becomes active, an active one ends, by time alone
+
+        self.app.task(follow_silences)
+        self.every(GAUGE_SECONDS, silence_gauge)
+        return silences
+
+    def dispatcher(self, silences: SilenceLog) -> tuple[Dispatcher, TableT[bytes, bytes]]:
         settings = self.settings
         alerts_name, commands_name = topics.alerts_topic(settings), topics.alert_commands_topic(settings)
         ticks_name = topics.alert_ticks_topic(settings)
@@ -217,7 +243,10 @@ class _Assembly:
             metrics=self.metrics,
             commands_topic=commands_name,
             ticks_topic=ticks_name,
+            silences=silences.silences,
+            silences_loaded=silences.loaded,
         )
+        silences.listeners.append(dispatcher.silences_changed)
         stream = self.channel(alerts_name, commands_name, ticks_name)
         self.app.agent(stream, name="dispatcher", concurrency=1)(dispatcher.consume)
         self.ticks.register(alerts_name, self.channel(ticks_name), dispatcher.index)
@@ -260,13 +289,16 @@ class _Assembly:
         self.app.task(follow_access_log)
         return door, acknowledgements
 
-    def console(self, door: Door, acknowledgements: Acknowledgements, changelogs: dict[str, Holds]) -> Board:
+    def console(
+        self, door: Door, acknowledgements: Acknowledgements, changelogs: dict[str, Holds], silences: SilenceLog
+    ) -> Board:
         """The duty inspectors' console: its read model, the feed that keeps it, its routes and gauges."""
         settings = self.settings
         board = Board(self.policy, dt.timedelta(seconds=settings.slow_delivery_seconds))
         hub = Hub()
         ConsoleRoutes(self.notify, door, acknowledgements, board, hub).install(self.web_app.router)
         feed = BoardFeed(board, changelogs, settings.partitions, hub.publish)
+        silences.listeners.append(lambda: hub.publish("silences", {}))
 
         async def board_feed() -> None:
             await feed.follow(settings.bootstrap_servers, settings.aiokafka_options())
@@ -293,9 +325,9 @@ class _Assembly:
         ingest.install(self.web_app.router)
         return ingest
 
-    def health(self) -> Health:
+    def health(self, silences: SilenceLog) -> Health:
         """/livez and /readyz, for the probes (deploy/k8s, docker-compose.yml)."""
-        health = Health(self.app, self.ticks)
+        health = Health(self.app, self.ticks, silences.loaded)
         health.connect()
         health.install(self.web_app.router)
         return health

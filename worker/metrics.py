@@ -80,6 +80,13 @@ class Metrics:
             "Alerts raised after their route's horizon (history loaded, a long backlog): recorded, never paged.",
             "rule",
         )
+        self.silences = gauge(
+            "silences", "Silences now, by status (active, pending), from this worker's log.", "status"
+        )
+        self.silence_changes = counter("silence_changes", "Silences created or ended early, by change.", "change")
+        self.silence_holds = counter(
+            "silence_holds", "Alerts whose pages a silence held, and held alerts released, by event.", "event"
+        )
         self.ack_latency = Histogram(
             "watchkeeper_alert_ack_seconds",
             "From an alert being raised to its acknowledgement.",

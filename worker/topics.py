@@ -66,6 +66,10 @@ def access_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}.console-access"
 
 
+def silences_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.silences"
+
+
 def internal_topics(settings: Settings) -> list[str]:
     """Topics only Watchkeeper writes and reads, without compaction or transactions: an offset
     gap on one of them means records were dropped (worker/stall_guard.py)."""
@@ -110,6 +114,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             rf,
             {"cleanup.policy": "compact"},
             "console sessions, revocations and used ack links, read by every worker",
+        ),
+        TopicSpec(
+            silences_topic(settings),
+            1,
+            rf,
+            {"cleanup.policy": "compact"},
+            "silences (the latest record of each), read by every worker; their history is on the audit topic",
         ),
     ]
 

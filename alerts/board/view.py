@@ -84,6 +84,9 @@ class AlertView(msgspec.Struct, frozen=True):
     """A record that breaks the rule by itself: no deadline to count down to."""
     historical: bool = False
     """Raised after its route's horizon had passed (history loaded): on the record, never paged."""
+    held_by: str | None = None
+    """The silence holding its pages now: it is on the board all the same."""
+    held_until: dt.datetime | None = None
 
 
 def case_view(state: CaseState, policy: Policy) -> CaseView:
@@ -120,7 +123,7 @@ def alert_view(record: AlertRecord) -> AlertView:
     return AlertView(
         a.alert_id, a.rule_id, a.rule_title, a.case, a.domain, a.area, a.stage, a.severity, record.state,
         a.deadline, a.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, tuple(record.history),
-        a.reason, a.grade, a.target == "immediate", record.historical,
+        a.reason, a.grade, a.target == "immediate", record.historical, record.held_by, record.held_until,
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from alerts.throttle import Throttle
 from alerts.tokens import read_session_cookie, sign_session, user_for_bearer
 from worker.channels import Send
 from worker.clock import utcnow
+from worker.compacted import follow_compacted
 from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -153,26 +154,4 @@ class Door:
     async def follow(self, bootstrap: str, topic: str, connection: dict[str, Any]) -> None:
         """Every worker keeps the whole access log (see alerts/access.py): read from the start, then
         followed. Until it has caught up after a start, older sessions are refused (sign in again)."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        tp = TopicPartition(topic, 0)
-        consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **connection
-        )
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=1000)
-                for records in batches.values():
-                    for r in records:
-                        self._apply(topic, r.key or b"", r.value, r.offset)
-        finally:
-            await consumer.stop()
-
-    def _apply(self, topic: str, key: bytes, value: bytes | None, offset: int) -> None:
-        try:
-            self.access.apply(key, value)
-        except Exception as exc:  # noqa: BLE001 - an unreadable record must not stop sign-in on every worker
-            log.error("access log: %s reading %s@%d", type(exc).__name__, topic, offset)
+        await follow_compacted(bootstrap, topic, connection, self.access.apply, lambda: None)

@@ -2,7 +2,7 @@
 // No framework and no build step. Countdowns tick here from deadlines; the server pushes changes.
 "use strict";
 
-const state = { me: null, alerts: new Map(), children: [], view: "board", caseId: null };
+const state = { me: null, alerts: new Map(), children: [], silences: [], view: "board", caseId: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
@@ -45,11 +45,11 @@ async function api(path, options = {}) {
 
 // ------------------------------------------------------------------ views
 function show(view) {
-  for (const id of ["signin", "board", "clocks", "case"]) $(id).hidden = id !== view;
-  $("nav-board").toggleAttribute("aria-current", view === "board");
-  $("nav-clocks").toggleAttribute("aria-current", view === "clocks");
-  if ($("nav-board").hasAttribute("aria-current")) $("nav-board").setAttribute("aria-current", "page");
-  if ($("nav-clocks").hasAttribute("aria-current")) $("nav-clocks").setAttribute("aria-current", "page");
+  for (const id of ["signin", "board", "clocks", "silences", "case"]) $(id).hidden = id !== view;
+  for (const nav of ["board", "clocks", "silences"]) {
+    if (nav === view) $(`nav-${nav}`).setAttribute("aria-current", "page");
+    else $(`nav-${nav}`).removeAttribute("aria-current");
+  }
 }
 
 function filtered() {
@@ -90,7 +90,8 @@ function renderBoard() {
       el("h3", {}, `${a.stage === "breach" ? "BREACH" : "Warning"}: ${a.rule_title}`),
       el("p", { class: "meta" }, "Case ", caseLink, a.area ? ` · ${a.area}` : "", ` · ${a.severity} · `,
         el("span", { class: "state", "data-state": a.state }, a.state), a.acked_by ? ` by ${a.acked_by}` : "",
-        a.historical ? el("span", { class: "historical", title: "raised from history: nobody was paged" }, " · historical") : ""),
+        a.historical ? el("span", { class: "historical", title: "raised from history: nobody was paged" }, " · historical") : "",
+        a.held_by ? el("span", { class: "held" }, ` · pages held by silence ${a.held_by.slice(0, 8)} until ${local(a.held_until)}`) : ""),
       a.immediate
         ? el("p", {}, "Recorded ", local(a.deadline))
         : el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
@@ -146,6 +147,74 @@ async function renderCase(id) {
   $("case-body").replaceChildren(...parts);
 }
 
+// ------------------------------------------------------------------ silences
+const SILENCE_STATUS = { active: "Active", pending: "Scheduled", ended: "Ended" };
+
+function describeMatcher(m) {
+  return [["rules", m.rules], ["areas", m.areas], ["domains", m.domains]]
+    .filter(([, v]) => v && v.length).map(([k, v]) => `${k} ${v.join(", ")}`).join("; ");
+}
+
+async function loadSilences() {
+  state.silences = await (await api("/console/api/silences")).json();
+}
+
+function renderSilences() {
+  const admin = state.me && state.me.access === "admin";
+  $("silence-form").hidden = !admin;
+  const held = (id) => [...state.alerts.values()].filter((a) => a.held_by === id).length;
+  $("silence-list").replaceChildren(...state.silences.map((s) => {
+    const until = s.ended_at && s.ended_at < s.ends_at ? s.ended_at : s.ends_at;
+    const card = el("li", { class: `card silence ${s.status}`, "data-silence": s.silence_id },
+      el("h3", {}, `${SILENCE_STATUS[s.status]}: ${describeMatcher(s.matcher)}`),
+      el("p", {}, `From ${local(s.starts_at)} to ${local(until)}`),
+      el("p", { class: "meta" }, `Set by ${s.created_by}: ${s.reason}`,
+        s.ended_by ? ` · ended early by ${s.ended_by}` : "",
+        s.status === "active" ? ` · holding the pages of ${held(s.silence_id)} open alert(s)` : ""));
+    if (admin && s.status !== "ended") {
+      const end = el("button", { type: "button" }, "End now");
+      end.addEventListener("click", () => endSilence(s.silence_id));
+      card.append(end);
+    }
+    return card;
+  }));
+  $("no-silences").hidden = state.silences.length > 0;
+}
+
+// A datetime-local value read as London wall time, whatever the browser's zone.
+function londonToUtc(value) {
+  const [day, time] = value.split("T");
+  const [y, mo, d] = day.split("-").map(Number), [h, mi] = time.split(":").map(Number);
+  const guess = Date.UTC(y, mo - 1, d, h, mi);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/London", hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit",
+  }).formatToParts(new Date(guess)).map((p) => [p.type, p.value]));
+  const shown = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute);
+  return new Date(guess - (shown - guess)).toISOString();
+}
+
+async function setSilence(event) {
+  event.preventDefault();
+  const f = new FormData($("silence-form"));
+  const list = (name) => (f.get(name) || "").split(",").map((v) => v.trim()).filter(Boolean);
+  const body = { rules: list("rules"), areas: list("areas"), domains: list("domains"),
+    duration: f.get("duration"), reason: f.get("reason") };
+  if (f.get("starts_at")) body.starts_at = londonToUtc(f.get("starts_at"));
+  const reply = await api("/console/api/silences", {
+    method: "POST", headers: { "Content-Type": "application/json", "X-Watchkeeper": "console" }, body: JSON.stringify(body),
+  });
+  $("silence-error").textContent = reply.status === 201 ? "" : `Not set: ${(await reply.json()).error}`;
+  if (reply.status === 201) { $("silence-form").reset(); await loadSilences(); renderSilences(); }
+}
+
+async function endSilence(id) {
+  if (!confirm("End this silence now? Every open alert it holds is notified at once.")) return;
+  const reply = await api(`/console/api/silences/${id}/end`, { method: "POST", headers: { "X-Watchkeeper": "console" } });
+  if (reply.status !== 200) alert(`Not ended: ${(await reply.json()).error}`);
+  await loadSilences(); renderSilences();
+}
+
 function tick() {
   for (const span of document.querySelectorAll(".countdown")) {
     span.textContent = left(span.dataset.deadline);
@@ -199,6 +268,7 @@ async function load() {
   const [alerts, clocks] = await Promise.all([api("/console/api/board"), api("/console/api/clocks")]);
   state.alerts = new Map((await alerts.json()).map((a) => [a.alert_id, a]));
   state.children = await clocks.json();
+  await loadSilences();
 }
 
 async function signOut() {
@@ -218,6 +288,7 @@ function listen() {
   source.addEventListener("case", reloadClocks);
   source.addEventListener("delivery", loadDeliveries);
   source.addEventListener("case-removed", reloadClocks);
+  source.addEventListener("silences", async () => { await loadSilences(); refresh(); });
   source.addEventListener("signed-out", () => { source.close(); showSignIn(); });
   source.onerror = () => { $("live").textContent = "reconnecting"; $("live").classList.remove("on"); };
 }
@@ -225,13 +296,14 @@ function listen() {
 function refresh() {
   if (state.view === "board") renderBoard();
   else if (state.view === "clocks") renderClocks();
+  else if (state.view === "silences") renderSilences();
   else if (state.view === "case") renderCase(state.caseId);
 }
 
 function route() {
   const hash = location.hash.slice(1) || "board";
   if (hash.startsWith("case/")) { state.view = "case"; state.caseId = decodeURIComponent(hash.slice(5)); }
-  else state.view = hash === "clocks" ? "clocks" : "board";
+  else state.view = ["clocks", "silences"].includes(hash) ? hash : "board";
   show(state.view);
   refresh();
 }
@@ -250,6 +322,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
   $("filters").addEventListener("input", renderBoard);
+  $("silence-form").addEventListener("submit", setSilence);
   window.addEventListener("hashchange", route);
   setInterval(tick, 1000);
   setInterval(() => { if (state.me) loadDeliveries().catch(() => {}); }, 30000);
