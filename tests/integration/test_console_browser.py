@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,7 +23,7 @@ from tests.conftest import REPO, Deployment, cloudevent, detention, free_port
 pytestmark = pytest.mark.broker
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("WATCHKEEPER_ARTIFACTS", REPO / "test-artifacts")) / "console"
-INSPECTOR, VIEWER = generate_token(), generate_token()
+INSPECTOR, VIEWER, ADMIN = generate_token(), generate_token(), generate_token()
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,6 +50,7 @@ def browser() -> Iterator[Any]:
 def console(deployment: Callable[..., Deployment]) -> tuple[Deployment, str]:
     port = free_port()
     users = f"insp-4411:inspector:{credential_for(INSPECTOR)},obs-1:viewer:{credential_for(VIEWER)}"
+    users += f",admin-7:admin:{credential_for(ADMIN)}"
     d = deployment(
         WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / "aa-10s.yaml"),
         WATCHKEEPER_WEB_PORT=str(port),
@@ -145,3 +147,57 @@ def test_bad_tokens_viewers_and_headers(deployment: Callable[..., Deployment], b
               body: '{}'})).status"""
     )
     assert status == 403
+
+
+def test_an_admin_sets_a_silence_the_board_shows_what_it_holds_and_ending_it_is_one_click(
+    deployment: Callable[..., Deployment], browser: Any
+) -> None:
+    d, base = console(deployment)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, base, ADMIN)
+    page.locator("#live.on").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Silences").click()
+    form = page.locator("#silence-form")
+    form.get_by_label("Areas or suites").fill("SUITE-WEST")
+    form.get_by_label("Lasts").fill("1h")
+    form.get_by_label("Reason (no names)").fill("custody system outage, records typed in late")
+    form.get_by_role("button", name="Set silence").click()
+    active = page.locator("li.silence.active", has_text="areas SUITE-WEST")
+    active.wait_for(timeout=10_000)
+    assert "Set by admin-7: custody system outage" in active.inner_text()
+
+    # A scheduled one: the start is read as London wall time, whatever the browser's zone.
+    later = (dt.datetime.now(ZoneInfo("Europe/London")) + dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+    form.get_by_label("Areas or suites").fill("SUITE-EAST")
+    form.get_by_label("Starts, London time").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_label("Reason (no names)").fill("planned upgrade")
+    form.get_by_role("button", name="Set silence").click()
+    scheduled = page.locator("li.silence.pending", has_text="areas SUITE-EAST")
+    scheduled.wait_for(timeout=10_000)
+    assert later.strftime("%H:%M:00 ") + later.strftime("%Z") in scheduled.inner_text()
+
+    now = dt.datetime.now(dt.UTC)
+    d.send(detention("CR-UI9", at=now, suite="SUITE-WEST"))
+    d.send(cloudevent("CR-UI9", "custody.appropriate_adult.requested", at=now))
+    page.get_by_role("link", name="Alerts").click()
+    held = page.locator("li.card.breach", has_text="CR-UI9")
+    held.wait_for(timeout=40_000)
+    held.locator(".held").wait_for(timeout=30_000)
+    assert "pages held by silence" in held.inner_text(), "held, and on the board all the same"
+    shot(page, "8-board-held")
+
+    page.get_by_role("link", name="Silences").click()
+    page.locator("li.silence.active", has_text=re.compile(r"holding the pages of [1-9]")).wait_for(timeout=10_000)
+    shot(page, "9-silences")
+    active.get_by_role("button", name="End now").click()
+    page.locator("li.silence.ended", has_text="ended early by admin-7").wait_for(timeout=10_000)
+    page.get_by_role("link", name="Alerts").click()
+    page.locator("li.card.breach", has_text="CR-UI9").locator(".held").wait_for(state="detached", timeout=30_000)
+
+    viewer = browser.new_page()
+    sign_in(viewer, base, VIEWER)
+    viewer.locator("#live.on").wait_for(timeout=30_000)
+    viewer.get_by_role("link", name="Silences").click()
+    viewer.locator("li.silence", has_text="areas SUITE-EAST").wait_for(timeout=10_000)
+    assert viewer.locator("#silence-form").is_hidden() and viewer.get_by_role("button", name="End now").count() == 0
