@@ -189,6 +189,13 @@ DUTY_OVERVIEW: Final[list[tuple[str, list[Panel]]]] = [
         [
             ("stat", "Open alerts", "none", 'sum(max by (key) (watchkeeper_board{measure="open_alerts"}))', ""),
             (
+                "stat",
+                "Active silences (pages held)",
+                "none",
+                'max(watchkeeper_silences{status="active"})',
+                "",
+            ),
+            (
                 "timeseries",
                 "Open alerts by severity",
                 "none",
@@ -227,6 +234,13 @@ DUTY_OVERVIEW: Final[list[tuple[str, list[Panel]]]] = [
                 "none",
                 "sum by (rule) (increase(watchkeeper_historical_alerts_total[1h]))",
                 "{{rule}}",
+            ),
+            (
+                "timeseries",
+                "Alerts whose pages a silence held, and released",
+                "none",
+                "sum by (event) (increase(watchkeeper_silence_holds_total[1h]))",
+                "{{event}}",
             ),
             (
                 "timeseries",
