@@ -17,6 +17,19 @@ def assemble(**env: str) -> Worker:
     return build(settings)
 
 
+def assemble_with_users(prefix: str, users: list[tuple[str, str, str]], **env: str) -> Worker:
+    """``assemble`` with people and systems who hold tokens: (user, access, token) each."""
+    from alerts.tokens import credential_for
+    from tests.alerts.helpers import SESSION_KEY
+
+    return assemble(
+        WATCHKEEPER_TOPIC_PREFIX=prefix,
+        WATCHKEEPER_CONSOLE_USERS=",".join(f"{u}:{a}:{credential_for(t)}" for u, a, t in users),
+        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
+        **env,
+    )
+
+
 class Message:
     """A Kafka message as an agent receives it (Faust's ``Message``), for the shells' unit tests."""
 

@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from alerts.tokens import credential_for, generate_token
-from tests.alerts.helpers import SESSION_KEY
-from tests.worker.helpers import Broker, assemble
+from alerts.tokens import generate_token
+from tests.worker.helpers import Broker, assemble_with_users
 from tests.worker.test_web import serve
 from worker.main import Worker
 
@@ -36,12 +35,7 @@ def event(subject: str, number: int = 1, **data: Any) -> dict[str, Any]:
 
 def ingest_worker(broker: Broker, **env: str) -> Worker:
     users = [("custody-system", "ingest", INGEST), ("insp-1", "inspector", INSPECTOR)]
-    worker = assemble(
-        WATCHKEEPER_TOPIC_PREFIX="in",
-        WATCHKEEPER_CONSOLE_USERS=",".join(f"{u}:{a}:{credential_for(t)}" for u, a, t in users),
-        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
-        **env,
-    )
+    worker = assemble_with_users("in", users, **env)
     worker.ingest.produce_to = lambda domain: broker.producer(f"{domain}.events")
     worker.door.send_access = broker.sender("access")
     return worker

@@ -13,11 +13,10 @@ from aiohttp.test_utils import TestClient
 
 from agents.alert import ALERT_ENCODER
 from alerts.silence import SilenceRequest
-from alerts.tokens import credential_for, generate_token
-from tests.alerts.helpers import SESSION_KEY
+from alerts.tokens import generate_token
 from tests.alerts.helpers import alert as make_alert
 from tests.conftest import T0
-from tests.worker.helpers import Broker, Message, assemble
+from tests.worker.helpers import Broker, Message, assemble, assemble_with_users
 from tests.worker.test_dispatcher_and_outbox import ALERT_ID, dispatcher
 from tests.worker.test_web import CONSOLE, serve
 from worker.main import Worker
@@ -30,11 +29,7 @@ REQUEST = {"areas": ["SUITE-NORTH"], "rules": ["custody.*"], "duration": "2h", "
 def silence_worker(broker: Broker, now: dt.datetime = T0) -> Worker:
     users = [("viewer-1", "viewer", VIEWER), ("insp-1", "inspector", INSPECTOR), ("admin-1", "admin", ADMIN)]
     users.append(("force-system", "ingest", INGEST))
-    worker = assemble(
-        WATCHKEEPER_TOPIC_PREFIX="silence",
-        WATCHKEEPER_CONSOLE_USERS=",".join(f"{u}:{a}:{credential_for(t)}" for u, a, t in users),
-        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
-    )
+    worker = assemble_with_users("silence", users)
     worker.door.send_access = broker.sender("access")
     worker.silences.produce_silence = broker.producer("silences")
     worker.silences.produce_audit = broker.producer("audit")

@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from alerts.tokens import credential_for, generate_token
-from tests.alerts.helpers import SESSION_KEY
-from tests.worker.helpers import Broker, assemble
+from alerts.tokens import generate_token
+from tests.worker.helpers import Broker, assemble, assemble_with_users
 from worker.main import Worker, web_application
 
 ALERT_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -22,11 +21,7 @@ CONSOLE = {"X-Watchkeeper": "console"}
 
 def console_worker(broker: Broker) -> Worker:
     users = [("viewer-1", "viewer", VIEWER), ("insp-1", "inspector", INSPECTOR), ("admin-1", "admin", ADMIN)]
-    worker = assemble(
-        WATCHKEEPER_TOPIC_PREFIX="web",
-        WATCHKEEPER_CONSOLE_USERS=",".join(f"{u}:{a}:{credential_for(t)}" for u, a, t in users),
-        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
-    )
+    worker = assemble_with_users("web", users)
     worker.door.send_access = broker.sender("access")
     worker.acknowledgements.send = broker.sender("commands")
     return worker
