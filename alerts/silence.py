@@ -197,20 +197,45 @@ class Silences:
     """Every silence this worker knows, by id: the log's latest record of each."""
 
     by_id: dict[str, Silence] = field(default_factory=dict)
+    _live: tuple[dt.datetime, dt.datetime, list[Silence]] | None = field(default=None, repr=False)
+    """(built at, valid until, the silences not ended at that time): every alert the dispatcher
+    handles asks ``holding``, and ended silences stay listed for a week."""
 
     def apply(self, silence: Silence) -> None:
         self.by_id[silence.silence_id] = silence
+        self._live = None
 
     def holding(self, alert: Alert, now: dt.datetime) -> Silence | None:
         """The active silence that holds ``alert`` now, the one that ends last if several do."""
-        found = [s for s in self.by_id.values() if s.holds(alert, now)]
-        return max(found, key=lambda s: (s.until, s.silence_id), default=None)
+        found: Silence | None = None
+        for s in self._not_ended(now):
+            later = found is None or (s.until, s.silence_id) > (found.until, found.silence_id)
+            if later and s.starts_at <= now < s.until and s.matcher.matches(alert):
+                found = s
+        return found
+
+    def _not_ended(self, now: dt.datetime) -> list[Silence]:
+        live = self._live
+        if live is None or not live[0] <= now < live[1]:
+            kept = [s for s in self.by_id.values() if now < s.until]
+            live = self._live = (
+                now,
+                min((s.until for s in kept), default=dt.datetime.max.replace(tzinfo=dt.UTC)),
+                kept,
+            )
+        return live[2]
 
     def listing(self, now: dt.datetime, ended_within: dt.timedelta = MAX_LENGTH) -> list[Silence]:
         """Active and pending silences, then those ended within ``ended_within``, the soonest end first."""
         rank = {"active": 0, "pending": 1, "ended": 2}
         shown = [s for s in self.by_id.values() if now - s.until < ended_within]
         return sorted(shown, key=lambda s: (rank[s.status(now)], s.until, s.silence_id))
+
+    def forget_ended(self, now: dt.datetime, after: dt.timedelta = MAX_LENGTH) -> None:
+        """Drop silences ended longer ago than ``after``: they hold nothing and are no longer listed,
+        and every alert checks the rest. (The audit topic keeps their history.)"""
+        self.by_id = {k: s for k, s in self.by_id.items() if now - s.until < after}
+        self._live = None
 
     def counts(self, now: dt.datetime) -> dict[Status, int]:
         counted: dict[Status, int] = {"pending": 0, "active": 0}

@@ -220,11 +220,11 @@ class _Assembly:
         async def follow_silences() -> None:
             await silences.follow(settings.bootstrap_servers, name, settings.aiokafka_options())
 
-        async def silence_gauge() -> None:
-            silences.update_gauge()  # a pending silence becomes active, an active one ends, by time alone
+        async def silence_upkeep() -> None:
+            silences.upkeep()
 
         self.app.task(follow_silences)
-        self.every(GAUGE_SECONDS, silence_gauge)
+        self.every(GAUGE_SECONDS, silence_upkeep)
         return silences
 
     def dispatcher(self, silences: SilenceLog) -> tuple[Dispatcher, TableT[bytes, bytes]]:

@@ -85,6 +85,11 @@ class SilenceLog:
         for status, count in self.silences.counts(self.clock()).items():
             self.metrics.silences.labels(status).set(count)
 
+    def upkeep(self) -> None:
+        """Every few seconds: silences start and end by time alone (the gauge), and old ones are let go."""
+        self.silences.forget_ended(self.clock())
+        self.update_gauge()
+
     async def follow(self, bootstrap: str, topic: str, connection: dict[str, Any]) -> None:
         await follow_compacted(bootstrap, topic, connection, self.apply, self.loaded.set)
 

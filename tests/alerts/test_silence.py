@@ -102,6 +102,8 @@ def test_the_listing_shows_active_then_pending_then_recently_ended() -> None:
     silences = log(over, pending, long_over, active)
     assert [s.silence_id[0] for s in silences.listing(RAISED)] == ["1", "2", "3"]
     assert silences.counts(RAISED) == {"active": 1, "pending": 1}
+    silences.forget_ended(RAISED)
+    assert sorted(silences.by_id) == ["1" * 32, "2" * 32, "3" * 32], "a month-old silence is let go"
 
 
 # ----------------------------------------------------------------------------- holding and releasing
