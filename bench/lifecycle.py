@@ -54,9 +54,7 @@ def alerts(n: int) -> list[Alert]:
         reason="passed", explanation="why", action="act",
     )  # fmt: skip
     suites = [f"SUITE-{i}" for i in range(40)]
-    return [
-        msgspec.structs.replace(base, alert_id=f"{i:032x}", case=f"CR-{i}", area=suites[i % 40]) for i in range(n)
-    ]
+    return [msgspec.structs.replace(base, alert_id=f"{i:032x}", case=f"CR-{i}", area=suites[i % 40]) for i in range(n)]
 
 
 def silence_logs(now: dt.datetime) -> dict[str, Any]:
