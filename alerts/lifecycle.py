@@ -289,9 +289,9 @@ def _transition(
     by: str,
     reason: str,
     notifications: Hold | None = None,
+    silence_id: str | None = None,
 ) -> None:
     record.state = state
-    silence_id = record.held_by if notifications == "held" else None
     change = Transition(record.alert.alert_id, state, now, by, reason, record.alert.revision, notifications, silence_id)
     record.history.append(change)
     out.transitions.append(change)
@@ -316,7 +316,7 @@ def _held(record: AlertRecord, out: Changes, now: dt.datetime, silence: Silence 
     record.held_by, record.held_until = silence.silence_id, silence.until
     record.held_since = record.held_since or now
     reason = f"notifications held by {silence.describe()}; the alert stays on the record and the console"
-    _transition(record, out, record.state, now, "watchkeeper", reason, "held")
+    _transition(record, out, record.state, now, "watchkeeper", reason, "held", silence.silence_id)
     return True
 
 
@@ -329,7 +329,7 @@ def _release(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
     silence_id = record.held_by or ""
     _forget_hold(record)
     reason = f"notifications released: silence {silence_id[:8]} no longer holds it, after {format_duration(held)}"
-    _transition(record, out, record.state, now, "watchkeeper", reason, "released")
+    _transition(record, out, record.state, now, "watchkeeper", reason, "released", silence_id)
     _tell_paged(record, out, "trigger", f"release-{record.releases}")
 
 

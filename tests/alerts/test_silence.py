@@ -131,7 +131,7 @@ def test_a_held_alert_looks_again_at_the_silences_so_one_ended_early_releases_it
     silences.apply(ended(s, "admin-2", RAISED + M)[0])
     released = on_tick(record, next_due(record) or RAISED, silences)
     assert roles(released) == [("custody_sergeant", "trigger")] and released.write
-    assert released.transitions[0].notifications == "released"
+    assert (released.transitions[0].notifications, released.transitions[0].silence_id) == ("released", SID)
 
 
 def test_a_silence_set_after_a_page_holds_the_next_tier_and_release_re_notifies_the_paged(tmp_path: Path) -> None:
