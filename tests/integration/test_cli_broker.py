@@ -35,7 +35,7 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
         "WATCHKEEPER_PARTITIONS": "3",
         "WATCHKEEPER_RETENTION_DAYS": "2",
     }
-    every = 2 * len(DOMAINS) + 8  # events and ticks per domain; alerts, deadletter, outbox, audit, ...
+    every = 2 * len(DOMAINS) + 9  # events and ticks per domain; alerts, deadletter, outbox, audit, silences, ...
     first = run(["topics"], env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("created") == every
@@ -53,6 +53,8 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
         assert str(2 * 24 * 3600 * 1000) in text  # retention.ms from WATCHKEEPER_RETENTION_DAYS
         access = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.console-access")])
         assert "compact" in str(access)  # sessions and revocations: the latest of each is kept
+        silences = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.silences")])
+        assert "compact" in str(silences)  # the latest record of each silence; their history is the audit
     finally:
         admin.close()
 
