@@ -1,5 +1,5 @@
 """/livez and /readyz on a real worker: not ready until it owns its partitions, has recovered
-its tables and rebuilt its due indexes; ready after."""
+its tables, rebuilt its due indexes and read the silence log; ready after."""
 
 from __future__ import annotations
 
@@ -74,5 +74,10 @@ def test_readyz_is_false_while_a_worker_recovers_its_tables_then_true(deployment
     assert all(body["ready"] is False and not all(body["checks"].values()) for body in not_ready)  # type: ignore[union-attr]
     assert poller.seen[-1][1] == {
         "ready": True,
-        "checks": {"partitions_assigned": True, "tables_recovered": True, "due_indexes_rebuilt": True},
+        "checks": {
+            "partitions_assigned": True,
+            "tables_recovered": True,
+            "due_indexes_rebuilt": True,
+            "silences_loaded": True,
+        },
     }
