@@ -208,9 +208,10 @@ class Silences:
     def holding(self, alert: Alert, now: dt.datetime) -> Silence | None:
         """The active silence that holds ``alert`` now, the one that ends last if several do."""
         found: Silence | None = None
-        for s in self._not_ended(now):
-            later = found is None or (s.until, s.silence_id) > (found.until, found.silence_id)
-            if later and s.starts_at <= now < s.until and s.matcher.matches(alert):
+        for s in self._not_ended(now):  # none of them has ended at ``now``
+            if s.starts_at > now or not s.matcher.matches(alert):
+                continue
+            if found is None or (s.until, s.silence_id) > (found.until, found.silence_id):
                 found = s
         return found
 
