@@ -123,7 +123,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     report = ensure_topics(settings)
     for spec in topic_specs(settings):
-        state = "created" if spec.name in report.created else "present"
+        state = "created" if spec.name in report.created else "updated" if spec.name in report.updated else "present"
         print(
             f"{state:8} {spec.name:40} partitions={spec.partitions} rf={spec.replication_factor} "
             f"{' '.join(f'{k}={v}' for k, v in spec.config.items())}"

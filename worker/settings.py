@@ -120,6 +120,16 @@ class Settings:
         _POSITIVE,
         shown="30",
     )
+    record_retention_days: float = _setting(
+        "WATCHKEEPER_RECORD_RETENTION_DAYS",
+        0.0,
+        "Retention of the record: alerts, the audit (alert-transitions), acknowledgements and delivery "
+        "receipts. 0 keeps them for ever; a force sets its own custody-record retention (docs/operations.md).",
+        float,
+        lambda v: v == 0 or v >= 7 * 365,
+        "0 (for ever) or at least 2555 (7 years): the record outlives the custody record it explains",
+        shown="0 (for ever)",
+    )
     tick_seconds: float = _setting(
         "WATCHKEEPER_TICK_SECONDS",
         1.0,

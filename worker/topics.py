@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from streams.contract import DOMAINS, Domain
 from worker.settings import Settings
@@ -77,9 +77,21 @@ def internal_topics(settings: Settings) -> list[str]:
     return [*(ticks_topic(settings, domain) for domain in DOMAINS), *alerting, outbox_topic(settings)]
 
 
+def record_retention_ms(settings: Settings) -> str:
+    """Kafka's retention.ms for the record topics: -1 is for ever."""
+    days = settings.record_retention_days
+    return "-1" if days == 0 else str(int(days * DAY_MS))
+
+
+RETAINED: Final = ("retention.ms", "cleanup.policy")
+"""What ``ensure_topics`` brings existing topics in line with: a retention changed in the settings
+(the record kept for years, not 30 days) must reach topics made before."""
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     n, rf = settings.partitions, settings.replication_factor
     keep = {"cleanup.policy": "delete", "retention.ms": str(int(settings.retention_days * DAY_MS))}
+    record = {"cleanup.policy": "delete", "retention.ms": record_retention_ms(settings)}
     an_hour = {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)}
     specs = []
     for domain in DOMAINS:
@@ -97,17 +109,21 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         ]
     return [
         *specs,
-        TopicSpec(alerts_topic(settings), n, rf, keep, "alerts, keyed by alert id"),
+        TopicSpec(alerts_topic(settings), n, rf, record, "alerts, keyed by alert id: the record"),
         TopicSpec(deadletter_topic(settings), n, rf, keep, "refused input with a machine-readable reason"),
-        TopicSpec(alert_commands_topic(settings), n, rf, keep, "acknowledgements from people, keyed by alert id"),
+        TopicSpec(alert_commands_topic(settings), n, rf, record, "acknowledgements from people, keyed by alert id"),
         TopicSpec(
-            alert_transitions_topic(settings), n, rf, keep, "every lifecycle transition (who, when, why): the audit log"
+            alert_transitions_topic(settings),
+            n,
+            rf,
+            record,
+            "every lifecycle transition (who, when, why) and every silence: the audit log",
         ),
         TopicSpec(
             alert_ticks_topic(settings), n, rf, an_hour, "wall-clock ticks that drive escalation and ack timeouts"
         ),
         TopicSpec(outbox_topic(settings), n, rf, keep, "deliveries to make, keyed by receiver: the durable outbox"),
-        TopicSpec(deliveries_topic(settings), n, rf, keep, "a receipt for every delivery attempt"),
+        TopicSpec(deliveries_topic(settings), n, rf, record, "a receipt for every delivery attempt"),
         TopicSpec(
             access_topic(settings),
             1,
@@ -130,6 +146,8 @@ class TopicReport:
     created: list[str]
     present: list[str]
     problems: list[str]
+    updated: list[str] = field(default_factory=list)
+    """Existing topics whose retention was brought in line with the settings."""
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
@@ -181,6 +199,27 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
                     f"{spec.name} has {partitions} partitions, expected {spec.partitions} "
                     "(WATCHKEEPER_PARTITIONS): co-partitioning would break"
                 )
-        return TopicReport(created, present, problems)
+        updated = _align_retention(admin, [s for s in specs if s.name in existing])
+        return TopicReport(created, present, problems, updated)
     finally:
         admin.close()
+
+
+def _align_retention(admin: Any, specs: list[TopicSpec]) -> list[str]:
+    """Set ``RETAINED`` configs that differ from the spec on existing topics (incrementally:
+    nothing else a force's operators set is touched). Returns the topics changed."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    if not specs:
+        return []
+    resources = [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
+    described = admin.describe_configs(resources, config_filter="all").get("topic", {})
+    changes = []
+    for spec in specs:
+        now = described.get(spec.name, {})
+        wanted = {k: v for k, v in spec.config.items() if k in RETAINED and now.get(k, {}).get("value") != v}
+        if wanted:
+            changes.append(ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=wanted))
+    if changes:
+        admin.alter_configs(changes, incremental=True)
+    return [c.name for c in changes]

@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,13 @@ def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subproces
     return subprocess.run(
         [sys.executable, "-m", "watchkeeper", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
+
+
+def retention(admin: Any, topic: str) -> str:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
+    return str(described["topic"][topic]["retention.ms"]["value"])
 
 
 def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(bootstrap: str) -> None:
@@ -55,6 +63,19 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
         assert "compact" in str(access)  # sessions and revocations: the latest of each is kept
         silences = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.silences")])
         assert "compact" in str(silences)  # the latest record of each silence; their history is the audit
+    finally:
+        admin.close()
+
+    # The record outlives the 30-day operational topics: kept for ever by default, and a force's
+    # own retention reaches topics made before it was set.
+    audit = f"{prefix}.alert-transitions"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        assert retention(admin, audit) == "-1" and retention(admin, f"{prefix}.deliveries") == "-1"
+        seven_years = run(["topics"], {**env, "WATCHKEEPER_RECORD_RETENTION_DAYS": "2557"})
+        assert seven_years.returncode == 0 and seven_years.stdout.count("updated") == 4, seven_years.stdout
+        assert retention(admin, audit) == str(2557 * 24 * 3600 * 1000)
+        assert retention(admin, f"{prefix}.custody.events") == str(2 * 24 * 3600 * 1000), "input untouched"
     finally:
         admin.close()
 
