@@ -73,6 +73,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     notify = notify_config_of(settings)  # keys and users too: a placeholder key stops start-up here
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     report = ensure_topics(settings)
+    for warning in report.warnings:
+        print(f"watchkeeper: {warning}", file=sys.stderr)
     if report.problems:
         for problem in report.problems:
             print(f"watchkeeper: {problem}", file=sys.stderr)
@@ -128,6 +130,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
             f"{state:8} {spec.name:40} partitions={spec.partitions} rf={spec.replication_factor} "
             f"{' '.join(f'{k}={v}' for k, v in spec.config.items())}"
         )
+    for warning in report.warnings:
+        print(f"WARNING  {warning}", file=sys.stderr)
     for problem in report.problems:
         print(f"PROBLEM  {problem}", file=sys.stderr)
     return 1 if report.problems else 0

@@ -148,6 +148,9 @@ class TopicReport:
     problems: list[str]
     updated: list[str] = field(default_factory=list)
     """Existing topics whose retention was brought in line with the settings."""
+    warnings: list[str] = field(default_factory=list)
+    """What could not be checked or changed, and does not stop a worker (a principal without
+    the right to alter topic configs: its retention is then the operators' to set)."""
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
@@ -199,8 +202,12 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> TopicReport:
                     f"{spec.name} has {partitions} partitions, expected {spec.partitions} "
                     "(WATCHKEEPER_PARTITIONS): co-partitioning would break"
                 )
-        updated = _align_retention(admin, [s for s in specs if s.name in existing])
-        return TopicReport(created, present, problems, updated)
+        updated, warnings = [], []
+        try:
+            updated = _align_retention(admin, [s for s in specs if s.name in existing])
+        except KafkaError as exc:
+            warnings.append(f"retention of existing topics not checked ({type(exc).__name__}): set it by hand")
+        return TopicReport(created, present, problems, updated, warnings)
     finally:
         admin.close()
 
