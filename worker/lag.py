@@ -16,19 +16,22 @@ log = logging.getLogger(__name__)
 
 
 def read_lag(bootstrap: str, group: str, options: dict[str, object] | None = None) -> dict[tuple[str, int], int]:
-    from kafka import KafkaConsumer
-    from kafka.admin import KafkaAdminClient
+    """One admin client, no consumer: a consumer outside a group logs "group_id is None" on every
+    read. ``list_group_offsets`` and ``list_partition_offsets`` are kafka-python 3's admin API."""
+    from kafka.admin import KafkaAdminClient, OffsetSpec
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=f"{group}-lag", **(options or {}))
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **(options or {}))
     try:
         committed = admin.list_group_offsets(group).get(group, {})
-        ends = consumer.end_offsets(list(committed))
+        if not committed:
+            return {}
+        ends = admin.list_partition_offsets(dict.fromkeys(committed, OffsetSpec.LATEST))
         return {
-            (tp.topic, tp.partition): max(0, ends[tp] - meta.offset) for tp, meta in committed.items() if tp in ends
+            (tp.topic, tp.partition): max(0, ends[tp].offset - meta.offset)
+            for tp, meta in committed.items()
+            if tp in ends
         }
     finally:
-        consumer.close()
         admin.close()
 
 
