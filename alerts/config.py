@@ -369,10 +369,10 @@ def load(path: Path, environ: Mapping[str, str]) -> NotifyConfig:
     )
 
 
-def _console_users(console_users: str) -> list[tuple[str, Access, str]]:
+def parse_console_users(entries: str) -> list[tuple[str, Access, str]]:
     """``user:access:credential`` entries, comma-separated (``WATCHKEEPER_CONSOLE_USERS``)."""
     users: list[tuple[str, Access, str]] = []
-    for entry in console_users.split(","):
+    for entry in entries.split(","):
         if not entry.strip():
             continue
         parts = entry.strip().split(":")
@@ -401,7 +401,7 @@ def from_settings(
     receivers = {"webhook": Receiver("webhook", webhook_url, "generic", secrets)} if webhook_url else {}
     if fallback_url:
         receivers["fallback"] = Receiver("fallback", fallback_url, "generic", secrets)
-    users = _console_users(console_users)
+    users = parse_console_users(console_users)
     session_key = None
     if users or session_secret:
         try:

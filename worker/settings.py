@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from agents.policy import Policy, load_policy
-from alerts.config import NotifyConfig, from_settings, load
+from alerts.config import ConfigError, NotifyConfig, from_settings, load, parse_console_users
 from streams.validation import InputLimits
 
 
@@ -62,7 +62,19 @@ def _day(text: str) -> dt.datetime:
 
 
 def _switch(text: str) -> bool:
-    return text.lower() in ("on", "1", "true", "yes")
+    """on or off, and their usual spellings; anything else is an error, never a silent off."""
+    word = text.strip().lower()
+    if word not in ("on", "1", "true", "yes", "off", "0", "false", "no"):
+        raise ValueError(text)
+    return word in ("on", "1", "true", "yes")
+
+
+def _console_users_ok(value: str) -> bool:
+    try:
+        parse_console_users(value)
+    except ConfigError:
+        return False
+    return True
 
 
 def _url(value: str) -> bool:
@@ -235,6 +247,9 @@ class Settings:
         "",
         "Without WATCHKEEPER_NOTIFY: console users as user:viewer|inspector|admin:credential, comma-separated "
         "(credentials from `watchkeeper users add`).",
+        check=_console_users_ok,
+        hint="user:viewer|inspector|admin|ingest:credential entries, comma-separated, each credential from "
+        "`watchkeeper users add`",
     )
     session_secret: str | None = _setting(
         "WATCHKEEPER_SESSION_SECRET",
@@ -318,6 +333,7 @@ class Settings:
         True,
         "Serve the duty inspectors' console at /console; off skips building its read model (benchmarks).",
         _switch,
+        hint="on or off",
         shown="on",
     )
     data_dir: Path = _setting(
@@ -491,9 +507,25 @@ def policy_of(settings: Settings) -> Policy:
     return load_policy(settings.policy or None, settings.policy_overrides)
 
 
+FILE_INSTEAD: Final = (
+    ("webhook_url", "WATCHKEEPER_WEBHOOK_URL"),
+    ("webhook_secret", "WATCHKEEPER_WEBHOOK_SECRET"),
+    ("webhook_fallback_url", "WATCHKEEPER_WEBHOOK_FALLBACK_URL"),
+    ("console_users", "WATCHKEEPER_CONSOLE_USERS"),
+    ("session_secret", "WATCHKEEPER_SESSION_SECRET"),
+)
+"""Settings a notification file replaces: set beside one, they would be ignored without a word."""
+
+
 def notify_config_of(settings: Settings, environ: Mapping[str, str] = os.environ) -> NotifyConfig:
     """The notification file if ``WATCHKEEPER_NOTIFY`` names one, else the settings' minimal one."""
     if settings.notify:
+        ignored = [env for name, env in FILE_INSTEAD if getattr(settings, name)]
+        if ignored:
+            raise ConfigError(
+                f"{', '.join(ignored)}: not used with WATCHKEEPER_NOTIFY ({settings.notify}): "
+                "put receivers, users and keys in that file"
+            )
         return load(settings.notify, environ)
     return from_settings(
         settings.webhook_url,

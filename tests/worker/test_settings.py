@@ -35,6 +35,10 @@ def test_the_app_id_follows_the_topic_prefix_unless_set() -> None:
         ("WATCHKEEPER_STORE", "redis://"),
         ("WATCHKEEPER_TOPIC_PREFIX", "a b"),
         ("WATCHKEEPER_BOOTSTRAP_SERVERS", "kafka"),
+        ("WATCHKEEPER_CONSOLE", "maybe"),
+        ("WATCHKEEPER_CONSOLE_USERS", "insp-1:inspector:sha256$not-a-hash"),
+        ("WATCHKEEPER_CONSOLE_USERS", "insp-1:captain:sha256$" + "0" * 32 + "$" + "0" * 64),
+        ("WATCHKEEPER_RECORD_RETENTION_DAYS", "30"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -80,3 +84,18 @@ def test_sasl_and_tls_to_the_brokers_come_from_settings(tmp_path: Path) -> None:
     }
     assert Settings.from_env({}).kafka_python_options() == {"security_protocol": "PLAINTEXT"}
     assert Settings.from_env({}).ssl_context() is None
+
+
+def test_switches_take_on_and_off_in_their_usual_spellings() -> None:
+    assert Settings.from_env({"WATCHKEEPER_CONSOLE": "OFF"}).console is False
+    assert Settings.from_env({"WATCHKEEPER_CONSOLE": "yes"}).console is True
+
+
+def test_settings_a_notification_file_replaces_are_refused_beside_one_not_ignored() -> None:
+    from alerts.config import ConfigError
+    from worker.settings import notify_config_of
+
+    example = str(Path(__file__).resolve().parents[2] / "deploy" / "notify" / "example.yaml")
+    settings = Settings.from_env({"WATCHKEEPER_NOTIFY": example, "WATCHKEEPER_WEBHOOK_URL": "https://hook.example/x"})
+    with pytest.raises(ConfigError, match="WATCHKEEPER_WEBHOOK_URL: not used with WATCHKEEPER_NOTIFY"):
+        notify_config_of(settings, environ={})
