@@ -247,7 +247,8 @@ _REFUSED_USER_FIELDS: Final = {
 
 def _read(path: Path) -> _File:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as stream:  # a YAML error names the file
+            raw = yaml.safe_load(stream)
         users = (raw or {}).get("users") or [] if isinstance(raw, dict) else []
         for i, user in enumerate(users):
             for name, why in _REFUSED_USER_FIELDS.items():

@@ -53,7 +53,8 @@ class ColumnMapping:
     @classmethod
     def load(cls, path: Path) -> ColumnMapping:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            with path.open(encoding="utf-8") as stream:  # a YAML error names the file
+                raw = yaml.safe_load(stream) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise MappingError(f"{path}: {exc}") from None
         if not isinstance(raw, dict):

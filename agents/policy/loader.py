@@ -106,6 +106,14 @@ class _RuleBuilder:
         top = re.split(r"[.\[]", field_path, maxsplit=1)[0]
         return PolicyError(f"{_where(self.field_files.get(top, self.pack_path), self.raw.id, field_path)}: {message}")
 
+    def conflict(self, first: str, second: str, message: str) -> PolicyError:
+        """Two fields that cannot stand together: blame the one a force's file overrode, which is
+        the one its author just edited, and say where the other comes from."""
+        blamed, other = (
+            (second, first) if second in self.field_files and first not in self.field_files else (first, second)
+        )
+        return self.fail(blamed, f"{message} ({other} from {self.field_files.get(other, self.pack_path)})")
+
     def duration(self, field_path: str, text: str | None, *, required: bool = False) -> dt.timedelta | None:
         if text is None:
             if required:
@@ -413,7 +421,7 @@ class _RuleBuilder:
         target = self.duration("target", raw.target)
         maximum = self.duration("max", raw.max)
         if maximum is not None and target is not None and maximum < target:
-            raise self.fail("max", "the cap is shorter than the target")
+            raise self.conflict("max", "target", f"the cap {raw.max} is shorter than the target {raw.target}")
         return Rule(
             **common,
             void_pause_when=self.conditions("clock.void_pause_when", raw.clock.void_pause_when, event_only=True),
@@ -458,7 +466,8 @@ def _build_rule(
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as stream:  # a YAML error names the file, not <unicode string>
+            return yaml.safe_load(stream)
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -72,6 +72,22 @@ def test_override_errors_name_the_file_the_rule_and_the_field(tmp_path: Path, ov
     assert expected in str(info.value)
 
 
+def test_an_override_that_breaks_a_limit_with_a_pack_field_blames_the_overridden_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "o.yaml", "force: x\noverrides:\n  custody.detention.limit:\n    target: 200h\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(overrides=[path])
+    said = str(info.value)
+    assert said.startswith(f"{path}: rule 'custody.detention.limit': field 'target':"), said
+    assert "shorter than the target 200h" in said and "custody.yaml" in said
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "o.yaml", "force: x\noverrides:\n  a: [\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(overrides=[path])
+    assert f'in "{path}", line' in str(info.value) and "<unicode string>" not in str(info.value)
+
+
 def test_an_override_of_a_rule_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "o.yaml", "force: x\noverrides:\n  custody.no_such_rule:\n    target: 1h\n")
     with pytest.raises(PolicyError, match=r"o.yaml: rule 'custody.no_such_rule': no such rule"):
