@@ -12,7 +12,8 @@
 # this script does nothing (start/stop are no-ops, status checks that cluster's first address).
 #
 # Settings (environment):
-#   WATCHKEEPER_KAFKA_PORT      client port                    (default 19092)
+#   WATCHKEEPER_KAFKA_PORT      client port                    (default 19092; the KRaft controller
+#                               listens on the next port up, 19093, which must be free too)
 #   WATCHKEEPER_KAFKA_VERSION   Apache Kafka version to fetch  (default: kafka.version in pom.xml)
 #   WATCHKEEPER_KAFKA_HOME      disposable data + log dir      (default /tmp/watchkeeper-kafka-$PORT)
 #   WATCHKEEPER_CACHE           where the jars are cached      (default ${XDG_CACHE_HOME:-~/.cache}/watchkeeper)
@@ -102,6 +103,9 @@ start() {
   fi
   if pid=$(running_pid); then log "already running (pid $pid) on 127.0.0.1:$port"; return; fi
   if port_open 127.0.0.1 "$port"; then log "port $port is taken by another process"; exit 1; fi
+  if port_open 127.0.0.1 "$controller_port"; then
+    log "port $controller_port (the controller's: WATCHKEEPER_KAFKA_PORT + 1) is taken by another process"; exit 1
+  fi
   fetch_jars
   rm -rf "$home"
   write_config
@@ -126,7 +130,11 @@ launch() {
    echo $! >"$pidfile")
   for _ in $(seq 1 120); do
     if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-      log "broker exited during start-up; last log lines:"; tail -30 "$home/logs/server.log" "$home/logs/stdout.log" >&2; exit 1
+      log "broker exited during start-up; last log lines:"
+      for file in "$home/logs/server.log" "$home/logs/stdout.log"; do
+        [ -s "$file" ] && { printf '==> %s <==\n' "$file"; tail -n 30 "$file"; } >&2
+      done
+      exit 1
     fi
     if grep -q "Kafka Server started" "$home/logs/server.log" 2>/dev/null && port_open 127.0.0.1 "$port"; then
       log "Apache Kafka $version (KRaft) ready on 127.0.0.1:$port (data in $home)"; return
