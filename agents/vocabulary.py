@@ -25,10 +25,12 @@ event that breaks the rule by itself."""
 StageKind = Literal["warning", "breach"]
 """What a stage of a deadline is: a warning before it, or the breach itself."""
 
-AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "closed", "retracted"]
+AlertStatus = Literal["firing", "updated", "satisfied", "cleared", "closed", "retracted", "superseded"]
 """What the engine says about one alert, revision by revision. firing: raised. updated: its
 deadline moved (a pause, a resumption). satisfied: the required action was recorded in time
 (at the deadline instant included). cleared: the clock ended or moved before its deadline
 passed. closed: the deadline was breached and the clock has since ended (the action taken
 late, custody ended in breach): the breach stands, and the reason says how it ended.
-retracted: the complete records show it never happened, and say why."""
+retracted: the complete records show it never happened, and say why. superseded: a later
+stage of the same deadline was raised (the warning gives way to the breach: one alert per
+clock is open, and pages, at a time; the record keeps both)."""

@@ -6,8 +6,10 @@ acknowledgements and ticks; this module says what changes and which notification
 
 States: raised (a warning or a breach) → acknowledged (someone has seen it) → satisfied (the
 required action was recorded in time), resolved (no longer needed before its deadline),
-closed (breached, and the clock has since ended: the breach stands) or retracted (the
-records show the case was compliant). An acknowledgement is not compliance: the legal clock keeps running
+closed (breached, and the clock has since ended: the breach stands), retracted (the
+records show the case was compliant) or superseded (the same deadline's later stage was
+raised: the warning gives way to the breach, and its pages are resolved; Alertmanager calls
+this inhibition, here the record keeps both). An acknowledgement is not compliance: the legal clock keeps running
 in the engine, and an ack stops escalation only where the policy says so.
 
 Escalation is by role, from the policy routed when the alert was first raised; that policy
@@ -31,7 +33,7 @@ from agents.durations import format_duration
 from alerts.config import EscalationPolicy, NotifyConfig
 from alerts.silence import Silence, Silences
 
-State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted"]
+State = Literal["raised", "acknowledged", "satisfied", "resolved", "closed", "retracted", "superseded"]
 Action = Literal["trigger", "acknowledge", "resolve"]
 """What a receiver should do with its page (PagerDuty's event actions)."""
 Hold = Literal["held", "released"]
@@ -39,12 +41,13 @@ Hold = Literal["held", "released"]
 HOLD_RECHECK: Final = dt.timedelta(seconds=30)
 """How often a held alert looks again at the silences, so one ended early (or while this
 worker was down) releases it within this long, even if no word of the change reached it."""
-CLOSED: Final = frozenset({"satisfied", "resolved", "closed", "retracted"})
+CLOSED: Final = frozenset({"satisfied", "resolved", "closed", "retracted", "superseded"})
 _CLOSING: Final[dict[str, State]] = {
     "satisfied": "satisfied",
     "cleared": "resolved",
     "closed": "closed",
     "retracted": "retracted",
+    "superseded": "superseded",
 }
 
 

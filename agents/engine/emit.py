@@ -1,7 +1,10 @@
 """Emitting: diff what is justified now against the ledger of what was said, and say the difference.
 
-- a stage fired and never said (or said and retracted): raise it (only the latest of a
-  deadline's stages that fired at once; the earlier ones are ``superseded``);
+- a stage fired and never said (or said and retracted, or superseded by a later stage that
+  has since been retracted): raise it (only the latest of a deadline's stages that fired at
+  once; the earlier ones are ``superseded`` unsaid, at revision 0);
+- an open alert of an earlier stage of the deadline just raised: supersede it, so one alert
+  per deadline is open at a time (the warning gives way to the breach);
 - a stage said that no longer fires on the complete records: retract it, naming the record;
 - an open alert of a deadline that is no longer live: close it (``satisfied``, ``cleared``
   or ``closed``, the breach standing);
@@ -41,6 +44,18 @@ from agents.vocabulary import AlertStatus
 
 OPEN: Final = frozenset({"firing", "updated"})
 SAID: Final = frozenset({"firing", "updated", "satisfied", "cleared", "closed"})
+UNRAISED: Final = frozenset({None, "retracted"})
+"""A stage in one of these states is raised when it fires, unless a later stage stands; while
+its deadline is live, a superseded one too (the stage that superseded it was retracted)."""
+RAISABLE_LIVE: Final = UNRAISED | {"superseded"}
+
+
+def said(entry: LedgerEntry | None) -> bool:
+    """Something was said of this alert that still stands: a ``superseded`` sent to people
+    (revision above 0) counts; one never sent (a stage skipped in hindsight) does not."""
+    return entry is not None and (entry.status in SAID or (entry.status == "superseded" and entry.revision > 0))
+
+
 _CLEARED_BY: Final[dict[wording.Ending, AlertStatus]] = {
     "extended": "cleared",
     "ruled_out": "cleared",
@@ -89,7 +104,7 @@ class _Emission:
                 reason = wording.immediate_reason(self.state, rule, record, self.zone)
                 self.say(rule, record.alert_id, context, "firing", reason)
         for aid, sent in list(self.state.ledger.items()):  # said before, no longer part of any clock
-            if aid not in present and sent.status in SAID and (rule := self.policy.rule(sent.rule_id)) is not None:
+            if aid not in present and said(sent) and (rule := self.policy.rule(sent.rule_id)) is not None:
                 reason = wording.retraction_reason(sent.stage_name, sent.stage_at, self.trigger, self.zone)
                 self.say(rule, aid, sent, "retracted", reason)
         return self.out
@@ -99,23 +114,45 @@ class _Emission:
         return sent.status if sent is not None else None
 
     def _cycle(self, rule: Rule, clock: Clock, cycle: Cycle, *, live: bool) -> None:
-        self._raise_pending(rule, clock, cycle)
+        self._raise_pending(rule, clock, cycle, live=live)
         for stage in cycle.stages:
             sent = self.state.ledger.get(stage.alert_id)
-            if sent is not None and sent.status in SAID:
+            if sent is not None and said(sent):
                 self._follow_up(rule, clock, cycle, stage, sent, live=live)
+        if not live:
+            self._close_unsuperseded(rule, clock, cycle)
 
-    def _raise_pending(self, rule: Rule, clock: Clock, cycle: Cycle) -> None:
-        """Raise the latest stage that fired and was never said, unless a later one was said."""
-        pending = [s for s in cycle.stages if s.fired and self._status(s) in (None, "retracted")]
-        if not pending or any(self._status(s) in SAID for s in cycle.stages if s.offset > pending[-1].offset):
+    def _close_unsuperseded(self, rule: Rule, clock: Clock, cycle: Cycle) -> None:
+        """A stage superseded by one since retracted, on a deadline that has ended: it did happen,
+        so it closes as an open alert would. (A live deadline raises it again instead.)"""
+        for stage in cycle.stages:
+            sent = self.state.ledger.get(stage.alert_id)
+            if sent is None or sent.status != "superseded" or not said(sent) or not stage.fired:
+                continue
+            if not self._later_stands(cycle, stage) and (closed := self._closing(rule, clock, cycle)) is not None:
+                self.say(rule, stage.alert_id, _context(rule, clock, cycle, stage), closed[0], closed[1])
+
+    def _later_stands(self, cycle: Cycle, stage: Stage) -> bool:
+        return any(said(self.state.ledger.get(s.alert_id)) for s in cycle.stages if s.offset > stage.offset)
+
+    def _raise_pending(self, rule: Rule, clock: Clock, cycle: Cycle, *, live: bool) -> None:
+        """Raise the latest stage that fired and was never said, unless a later one stands; then
+        supersede the earlier stages still open, so the deadline has one open alert."""
+        raisable = RAISABLE_LIVE if live else UNRAISED
+        pending = [s for s in cycle.stages if s.fired and self._status(s) in raisable]
+        if not pending or self._later_stands(cycle, pending[-1]):
             return
         latest = pending[-1]
         for stage in pending[:-1]:
-            self.state.ledger[stage.alert_id] = _context(rule, clock, cycle, stage, "superseded")
+            if self._status(stage) is None:  # never sent: skipped, unsaid
+                self.state.ledger[stage.alert_id] = _context(rule, clock, cycle, stage, "superseded")
         reason = wording.firing_reason(self.state, rule, clock, cycle, latest, self.now, self.zone)
         hindsight = wording.hindsight(self.state, latest, self.now, self.zone)
         self.say(rule, latest.alert_id, _context(rule, clock, cycle, latest), "firing", reason, hindsight)
+        for stage in cycle.stages:
+            if stage.offset < latest.offset and self._status(stage) in OPEN:
+                superseded = wording.superseded_reason(latest.name, self.now, self.zone)
+                self.say(rule, stage.alert_id, _context(rule, clock, cycle, stage), "superseded", superseded)
 
     def _follow_up(
         self, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, sent: LedgerEntry, *, live: bool

@@ -21,9 +21,9 @@ import msgspec
 from agents.vocabulary import AlertStatus, StageKind
 
 ClockStatus = Literal["running", "paused", "met", "cancelled", "not_applicable"]
-LedgerStatus = AlertStatus | Literal["superseded"]
-"""What the ledger says was last said of an alert id: an alert status, or ``superseded``
-(never sent: a later stage of the same deadline was raised at the same moment)."""
+LedgerStatus = AlertStatus
+"""What the ledger says was last said of an alert id. ``superseded`` at revision 0 was never
+sent: a later stage of the same deadline was raised at the same moment (``said`` tells them apart)."""
 
 MAX_EVENTS: Final = 1000
 RESOLUTION: Final = dt.timedelta(microseconds=1)

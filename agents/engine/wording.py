@@ -31,6 +31,7 @@ NO_ACTION: Final[dict[AlertStatus, str]] = {
     "cleared": "None: this deadline no longer runs.",
     "closed": "None now: the clock has ended. The breach stands on the record; review it with the custody record.",
     "retracted": "None: the complete records show this was not breached.",
+    "superseded": "Act on the later alert of this deadline: it replaces this one.",
 }
 """What to do now, for an alert that is over: nothing, and why."""
 
@@ -139,6 +140,12 @@ def moved_reason(
     if trigger is not None:
         reason += f" by the record of {describe(state, trigger.id, zone)}"
     return reason + "."
+
+
+def superseded_reason(later: str, at: dt.datetime, zone: ZoneInfo) -> str:
+    """Why a warning gave way: the same deadline's later stage, at its time."""
+    kind = stage_kind(later)
+    return f"Superseded: this deadline's {kind} was raised at {local_time(at, zone)}; that alert carries it on."
 
 
 def retraction_reason(stage_name: str, stage_at: dt.datetime, trigger: StoredEvent | None, zone: ZoneInfo) -> str:

@@ -47,16 +47,23 @@ def stages(alerts: list[Alert]) -> list[tuple[str, str]]:
     return [(a.stage_name, a.status) for a in alerts]
 
 
+def raised(alerts: list[Alert]) -> list[Alert]:
+    """The alerts raised, without the earlier stages they supersede."""
+    return [a for a in alerts if a.status == "firing"]
+
+
 def test_warnings_come_before_the_breach_each_at_its_own_time(policy: Policy) -> None:
     state = child_waiting(policy)  # default: target 2h, warnings at 50% (1h) and 15m before (1h45m)
     assert tick(state, policy, T0 + H) == [], "a stage's own instant is still in time"
     assert stages(tick(state, policy, T0 + H + S)) == [("warning-1", "firing")]
     assert tick(state, policy, T0 + 90 * M) == []
-    assert stages(tick(state, policy, T0 + 105 * M + S)) == [("warning-2", "firing")]
+    second = stages(tick(state, policy, T0 + 105 * M + S))
+    assert second == [("warning-2", "firing"), ("warning-1", "superseded")], "one open alert per deadline"
     assert tick(state, policy, T0 + 2 * H) == [], "not later than: the deadline instant is compliant"
     breach = tick(state, policy, T0 + 2 * H + S)
-    assert stages(breach) == [("breach", "firing")]
+    assert stages(breach) == [("breach", "firing"), ("warning-2", "superseded")]
     assert breach[0].severity == "high" and breach[0].overdue_seconds == 1
+    assert "breach was raised at Sat 21 Nov 2026 12:00:01 GMT" in breach[1].reason
     assert tick(state, policy, T0 + 5 * H) == []
 
 
@@ -69,11 +76,10 @@ def test_an_arrival_at_the_deadline_instant_is_in_time_even_after_a_tick_raised_
     """Live, a tick can land just after the deadline before the record of an action taken at
     the deadline instant arrives: the breach is retracted, with the reason, never left standing."""
     state = child_waiting(policy)
-    *_, breach = tick(state, policy, T0 + 2 * H + 50 * dt.timedelta(milliseconds=1))
+    *_, breach = raised(tick(state, policy, T0 + 2 * H + 50 * dt.timedelta(milliseconds=1)))
     assert breach.stage == "breach"
     outcome = process_event(state, aa("arrived", T0 + 2 * H), policy, T0 + 2 * H + S)
-    assert ("breach", "retracted") in stages(outcome.alerts)
-    assert ("warning-1", "satisfied") in stages(outcome.alerts)
+    assert stages(outcome.alerts) == [("breach", "retracted"), ("warning-2", "satisfied")]
     satisfied = next(a for a in outcome.alerts if a.status == "satisfied")
     assert "at the deadline instant" in satisfied.reason or "before the deadline" in satisfied.reason
     assert state.clocks[RULE].status == "met"
@@ -96,7 +102,7 @@ def test_no_clock_runs_for_an_adult(policy: Policy) -> None:
 def test_an_unknown_age_does_not_silence_the_clock(policy: Policy) -> None:
     state = new_case("CR-1", "custody")
     process_event(state, aa("requested", T0), policy, T0)
-    assert stages(tick(state, policy, T0 + 2 * H + S))[-1] == ("breach", "firing")
+    assert ("breach", "firing") in stages(tick(state, policy, T0 + 2 * H + S))
 
 
 def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Policy) -> None:
@@ -115,9 +121,9 @@ def test_a_breach_found_late_is_raised_alone_and_marked_as_hindsight(policy: Pol
 
 def test_a_stage_missed_while_the_monitor_was_down_says_so(policy: Policy) -> None:
     state = child_waiting(policy)
-    *_, alert = tick(state, policy, T0 + 2 * H + 10 * M)
+    *_, alert = raised(tick(state, policy, T0 + 2 * H + 10 * M))
     assert alert.hindsight and "monitor was not processing" in (alert.hindsight_reason or "")
-    *_, on_time = tick(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1))
+    *_, on_time = raised(tick(child_waiting(policy), policy, T0 + 2 * H + 30 * dt.timedelta(seconds=1)))
     assert on_time.stage == "breach" and not on_time.hindsight and on_time.hindsight_reason is None
 
 
@@ -127,26 +133,28 @@ def test_a_monitor_that_fell_behind_says_every_stage_in_order_as_a_real_time_one
     behind = tick(child_waiting(policy), policy, T0 + 3 * H)
     on_time = child_waiting(policy)
     ticked = [a for t in (H, 105 * M, 2 * H) for a in tick(on_time, policy, T0 + t + S)]
-    assert [(a.alert_id, a.stage_name) for a in behind] == [(a.alert_id, a.stage_name) for a in ticked]
-    assert all(a.hindsight for a in behind) and not any(a.hindsight for a in ticked)
+    assert [(a.alert_id, a.status) for a in behind] == [(a.alert_id, a.status) for a in ticked]
+    assert all(a.hindsight for a in raised(behind)) and not any(a.hindsight for a in ticked)
 
 
 def test_a_late_record_of_arrival_retracts_the_stages_it_disproves(policy: Policy) -> None:
     state = child_waiting(policy)
     tick(state, policy, T0 + 2 * H + S)
     outcome = process_event(state, aa("arrived", T0 + 100 * M, recorded=T0 + 130 * M), policy, T0 + 130 * M)
-    assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "retracted"), ("breach", "retracted")]
-    retraction = outcome.alerts[-1]
+    # warning-1 had given way to warning-2: with both later stages disproved, it is the one that
+    # happened, and it closes as satisfied (the AA arrived in time).
+    assert stages(outcome.alerts) == [("warning-2", "retracted"), ("breach", "retracted"), ("warning-1", "satisfied")]
+    retraction = outcome.alerts[1]
     assert "appropriate adult arrived at Sat 21 Nov 2026 11:40 GMT, so this breach point" in retraction.reason
     assert retraction.overdue_seconds is None and retraction.action.startswith("None")
-    assert outcome.alerts[-1].alert_id == alert_id(RULE, "CR-1", "1#0", "breach")
+    assert retraction.alert_id == alert_id(RULE, "CR-1", "1#0", "breach")
 
 
 def test_an_arrival_after_the_deadline_closes_the_breach_which_stands_and_says_how_late(policy: Policy) -> None:
     state = child_waiting(policy)
-    *_, breach = tick(state, policy, T0 + 2 * H + S)
+    *_, breach = raised(tick(state, policy, T0 + 2 * H + S))
     outcome = process_event(state, aa("arrived", T0 + 3 * H), policy, T0 + 3 * H)
-    assert stages(outcome.alerts) == [("warning-1", "closed"), ("warning-2", "closed"), ("breach", "closed")]
+    assert stages(outcome.alerts) == [("breach", "closed")], "the warnings gave way to it: they stay superseded"
     closed = outcome.alerts[-1]
     assert closed.alert_id == breach.alert_id and closed.revision == breach.revision + 1
     assert "1h late" in closed.reason and "breach stands" in closed.reason
@@ -168,7 +176,7 @@ def test_an_arrival_at_the_deadline_instant_satisfies_the_warnings_and_no_breach
     state = child_waiting(policy)
     tick(state, policy, T0 + 2 * H)
     outcome = process_event(state, aa("arrived", T0 + 2 * H), policy, T0 + 2 * H)
-    assert stages(outcome.alerts) == [("warning-1", "satisfied"), ("warning-2", "satisfied")]
+    assert stages(outcome.alerts) == [("warning-2", "satisfied")], "warning-1 gave way to warning-2"
     assert "at the deadline instant" in outcome.alerts[-1].reason
     assert tick(state, policy, T0 + 5 * H) == []
 
@@ -267,12 +275,12 @@ def test_elapsed_time_ignores_the_autumn_clock_change(policy: Policy) -> None:
     assert state.clocks[RULE].current.due == dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
     just_before = stages(tick(state, policy, start + 2 * H))
     assert ("breach", "firing") not in just_before
-    assert stages(tick(state, policy, start + 2 * H + S)) == [("breach", "firing")]
+    assert stages(tick(state, policy, start + 2 * H + S)) == [("breach", "firing"), ("warning-2", "superseded")]
 
 
 def test_every_alert_explains_itself(policy: Policy) -> None:
     state = child_waiting(policy)
-    *_, alert = tick(state, policy, T0 + 2 * H + 5 * M)
+    *_, alert = raised(tick(state, policy, T0 + 2 * H + 5 * M))
     rule = policy.rule(RULE)
     assert rule is not None and alert.rule_id == RULE and alert.rule_version == rule.version
     assert alert.local_standard and alert.legal_basis.startswith("local standard")
@@ -301,4 +309,4 @@ def test_case_state_survives_encoding_for_the_table(policy: Policy) -> None:
     tick(state, policy, T0 + H + S)
     restored = CASE_DECODER.decode(CASE_ENCODER.encode(state))
     assert restored == state
-    assert stages(tick(restored, policy, T0 + 2 * H + S)) == [("warning-2", "firing"), ("breach", "firing")]
+    assert stages(raised(tick(restored, policy, T0 + 2 * H + S))) == [("warning-2", "firing"), ("breach", "firing")]

@@ -124,7 +124,8 @@ def test_a_late_review_closes_the_breach_which_stands_and_keeps_the_original_sch
     case = detained(policy)
     case.run_until(T0 + 7 * H)
     review(case, T0 + 7 * H)
-    assert case.seen(CHAIN, "closed") == [("warning-1", T0 + 6 * H), ("breach", T0 + 6 * H)]  # both were open
+    assert case.seen(CHAIN, "closed") == [("breach", T0 + 6 * H)]  # the warning had given way to it
+    assert case.seen(CHAIN, "superseded") == [("warning-1", T0 + 6 * H)]
     assert case.seen(CHAIN, "satisfied") == []
     assert case.state.clocks[CHAIN].current.due == T0 + 15 * H  # 6 h + 9 h, not 7 h + 9 h
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +187,11 @@ def test_the_engine_agrees_with_the_reference_model_and_a_breach_stays_a_breach_
             assert not (before == "firing" and after == "firing"), f"alert {i} raised twice: {statuses}"
         revisions = [a.revision for a in alerts if a.alert_id == i]
         assert revisions == sorted(set(revisions)), "revisions must strictly increase per alert"
+
+    clock_of = {alert_id(RULE, "C", f"{n}#0", name): n for n in range(1, len(specs) + 1) for name, _ in STAGES}
+    last = {a.alert_id: a.status for a in alerts}
+    open_per_clock = Counter(clock_of[i] for i, status in last.items() if status in ("firing", "updated"))
+    assert max(open_per_clock.values(), default=0) <= 1, "two alerts of one deadline left open: no supersession"
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -154,3 +154,15 @@ def test_each_route_sets_its_own_horizon(tmp_path: Path) -> None:
     quiet_route = alert(rule_id="incident.thrive", severity="low")
     other, paged = on_alert(None, quiet_route, ladder_config(tmp_path, text), RAISED + dt.timedelta(days=1))
     assert other is not None and other.historical and paged.notifications == [], "the catch-all keeps 5 minutes"
+
+
+def test_a_warning_superseded_by_its_breach_stops_paging_and_is_resolved_where_it_was_paged(tmp_path: Path) -> None:
+    """Inhibition, on the record: the warning gives way to the breach; both stay in the history."""
+    config = ladder_config(tmp_path)
+    warning, _ = on_alert(None, alert(stage="warning", alert_id="w1"), config, RAISED)
+    assert warning is not None and warning.paged_roles == ["custody_sergeant"]
+    _, changes = on_alert(warning, alert("superseded", revision=2, stage="warning", alert_id="w1"), config, RAISED + M)
+    assert warning.state == "superseded" and roles(changes) == [("custody_sergeant", "resolve")]
+    assert next_due(warning) is None, "it escalates no further: the breach carries the deadline on"
+    ok, why, _ = on_ack(warning, "sgt-1", RAISED + 2 * M, "console")
+    assert not ok and why == "already superseded"

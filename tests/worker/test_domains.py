@@ -134,7 +134,13 @@ def test_a_tick_fires_a_silent_case_s_deadline_when_its_time_has_passed() -> Non
     agent.index.clear()  # as after a rebalance: the first tick rebuilds the index from the table
     run(agent.on_tick(0))
     fired = [(a["stage_name"], a["status"]) for a in broker.on("alerts") if a["rule_id"] == AA_ARRIVAL]
-    assert fired == [("warning-1", "firing"), ("warning-2", "firing"), ("breach", "firing")]
+    assert fired == [
+        ("warning-1", "firing"),
+        ("warning-2", "firing"),
+        ("warning-1", "superseded"),
+        ("breach", "firing"),
+        ("warning-2", "superseded"),
+    ]
     assert agent.index.is_built(0)
 
 

@@ -56,7 +56,7 @@ function filtered() {
   const f = new FormData($("filters"));
   const area = (f.get("area") || "").trim();
   return [...state.alerts.values()].filter((a) =>
-    !["satisfied", "resolved", "closed", "retracted"].includes(a.state) &&
+    !["satisfied", "resolved", "closed", "retracted", "superseded"].includes(a.state) &&
     (!f.get("domain") || a.domain === f.get("domain")) &&
     (!area || a.area === area) &&
     (!f.get("severity") || a.severity === f.get("severity")));
