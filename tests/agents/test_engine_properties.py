@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections import Counter
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
