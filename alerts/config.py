@@ -92,6 +92,9 @@ class _User(msgspec.Struct, forbid_unknown_fields=True):
     token_hash: str
     """``sha256$<salt>$<digest>`` as printed by ``watchkeeper users add``; never the token."""
     access: Access = "inspector"
+    areas: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$")]] = []
+    """The areas or custody suites this person may see; empty: all. Outside them they see
+    nothing: no alert, clock, case or stream event."""
 
 
 class _Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
@@ -191,6 +194,8 @@ class NotifyConfig:
     user_credentials: dict[str, str] = field(default_factory=dict)
     """user -> stored credential of their bearer token (alerts/tokens.py)."""
     user_access: dict[str, Access] = field(default_factory=dict)
+    user_areas: dict[str, frozenset[str]] = field(default_factory=dict)
+    """user -> the areas they may see, casefolded; a user not here sees every area."""
     session_secret: bytes | None = None
     session_lifetime: dt.timedelta = dt.timedelta(hours=12)
     ack_link_secret: bytes | None = None
@@ -359,6 +364,7 @@ def load(path: Path, environ: Mapping[str, str]) -> NotifyConfig:
         fallback=file.fallback,
         user_credentials={u.user: u.token_hash for u in file.users},
         user_access={u.user: u.access for u in file.users},
+        user_areas={u.user: frozenset(a.casefold() for a in u.areas) for u in file.users if u.areas},
         session_secret=session_key,
         session_lifetime=dt.timedelta(hours=file.session_hours),
         ack_link_secret=link_key,
@@ -370,19 +376,30 @@ def load(path: Path, environ: Mapping[str, str]) -> NotifyConfig:
     )
 
 
-def parse_console_users(entries: str) -> list[tuple[str, Access, str]]:
-    """``user:access:credential`` entries, comma-separated (``WATCHKEEPER_CONSOLE_USERS``)."""
-    users: list[tuple[str, Access, str]] = []
+ConsoleUser = tuple[str, Access, str, frozenset[str]]
+"""(user, access, credential, areas: empty for all)."""
+_AREA: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/#-]{0,127}")
+
+
+def parse_console_users(entries: str) -> list[ConsoleUser]:
+    """``user:access:credential[:AREA|AREA]`` entries, comma-separated (``WATCHKEEPER_CONSOLE_USERS``)."""
+    users: list[ConsoleUser] = []
     for entry in entries.split(","):
         if not entry.strip():
             continue
         parts = entry.strip().split(":")
-        if len(parts) != 3 or parts[1] not in ACCESS_LEVELS or not is_credential(parts[2]):
+        areas = parts[3].split("|") if len(parts) == 4 else []
+        if (
+            len(parts) not in (3, 4)
+            or parts[1] not in ACCESS_LEVELS
+            or not is_credential(parts[2])
+            or not all(_AREA.fullmatch(a) for a in areas)
+        ):
             raise ConfigError(
                 "WATCHKEEPER_CONSOLE_USERS: each entry is user:viewer|inspector|admin:credential "
-                "(from `watchkeeper users add`)"
+                "(from `watchkeeper users add`), optionally :AREA|AREA to limit what they see"
             )
-        users.append((parts[0], parts[1], parts[2]))
+        users.append((parts[0], parts[1], parts[2], frozenset(a.casefold() for a in areas)))
     return users
 
 
@@ -415,8 +432,9 @@ def from_settings(
         fallback="fallback" if fallback_url else None,
         policies={"default": EscalationPolicy("default", (Tier("on_call", dt.timedelta(0)),))},
         routes=(Route("default"),),
-        user_credentials={user: credential for user, _, credential in users},
-        user_access={user: access for user, access, _ in users},
+        user_credentials={user: credential for user, _, credential, _ in users},
+        user_access={user: access for user, access, _, _ in users},
+        user_areas={user: areas for user, _, _, areas in users if areas},
         session_secret=session_key,
     )
 

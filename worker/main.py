@@ -48,7 +48,7 @@ from worker.stall_guard import GapPolicy, RecordProbe, StallGuard, install_gap_p
 from worker.ticks import Ticks
 from worker.web import guard
 from worker.web.ack import Acknowledgements, AckRoutes
-from worker.web.console import ConsoleRoutes, Hub, update_gauges
+from worker.web.console import CaseViews, ConsoleRoutes, Hub, update_gauges
 from worker.web.door import Door
 from worker.web.feed import BoardFeed, Holds
 from worker.web.ingest import Ingest
@@ -79,6 +79,8 @@ class Worker:
     stall_guard: StallGuard
     board: Board | None
     """The console's read model; None with ``WATCHKEEPER_CONSOLE=off``."""
+    case_views: CaseViews | None
+    """Who looked at which case, to the audit topic; None without the console."""
     health: Health
     ingest: Ingest
     silences: SilenceLog
@@ -108,12 +110,12 @@ def build(
     outbox, pending = parts.outbox()
     door, acknowledgements = parts.door()
     SilenceRoutes(door, silences).install(parts.web_app.router)
-    board = None
+    board, case_views = None, None
     if settings.console:
         changelogs: dict[str, Holds] = {t.changelog_topic.get_topic_name(): "case" for t in case_tables}
         changelogs[records.changelog_topic.get_topic_name()] = "alert"
         changelogs[pending.changelog_topic.get_topic_name()] = "delivery"
-        board = parts.console(door, acknowledgements, changelogs, silences)
+        board, case_views = parts.console(door, acknowledgements, changelogs, silences)
     gaps, stall_guard = parts.guards()
     health = parts.health(silences)
     ingest = parts.ingest(door)
@@ -132,6 +134,7 @@ def build(
         gaps,
         stall_guard,
         board,
+        case_views,
         health,
         ingest,
         silences,
@@ -291,14 +294,15 @@ class _Assembly:
 
     def console(
         self, door: Door, acknowledgements: Acknowledgements, changelogs: dict[str, Holds], silences: SilenceLog
-    ) -> Board:
+    ) -> tuple[Board, CaseViews]:
         """The duty inspectors' console: its read model, the feed that keeps it, its routes and gauges."""
         settings = self.settings
         board = Board(self.policy, dt.timedelta(seconds=settings.slow_delivery_seconds))
         hub = Hub()
-        ConsoleRoutes(self.notify, door, acknowledgements, board, hub).install(self.web_app.router)
+        views = CaseViews(acked(self.channel(topics.alert_transitions_topic(settings))))
+        ConsoleRoutes(self.notify, door, acknowledgements, board, hub, views).install(self.web_app.router)
         feed = BoardFeed(board, changelogs, settings.partitions, hub.publish)
-        silences.listeners.append(lambda: hub.publish("silences", {}))
+        silences.listeners.append(lambda: hub.publish("silences", {}, None))
 
         async def board_feed() -> None:
             await feed.follow(settings.bootstrap_servers, settings.aiokafka_options())
@@ -308,7 +312,7 @@ class _Assembly:
 
         self.app.task(board_feed)
         self.every(GAUGE_SECONDS, board_gauges)
-        return board
+        return board, views
 
     def ingest(self, door: Door) -> Ingest:
         """POST /events: records over HTTP, onto the input topics once the broker has them."""

@@ -44,6 +44,8 @@ class TimelineView(msgspec.Struct, frozen=True):
     label: str = ""
     """The event in plain words, for people (the type is for machines)."""
     detail: str | None = None
+    out_of_order: bool = False
+    """Entered after a record of something that happened later: the case was rebuilt around it."""
 
 
 class CaseView(msgspec.Struct, frozen=True):
@@ -58,6 +60,8 @@ class CaseView(msgspec.Struct, frozen=True):
     rules: dict[str, dict[str, str]]
     """rule id -> title, explanation, legal basis: for every clock and alert of the case."""
     standing: tuple[Standing, ...] = ()
+    age_band: str | None = None
+    """Where the records give an age: the band the rules tell apart (under 14, 14 to 17, adult)."""
 
 
 class AlertView(msgspec.Struct, frozen=True):
@@ -87,6 +91,9 @@ class AlertView(msgspec.Struct, frozen=True):
     held_by: str | None = None
     """The silence holding its pages now: it is on the board all the same."""
     held_until: dt.datetime | None = None
+    acked_at: dt.datetime | None = None
+    child: str = ""
+    """Whom the case is about, as the board last knew it (the case itself if it never knew)."""
 
 
 def case_view(state: CaseState, policy: Policy) -> CaseView:
@@ -111,20 +118,55 @@ def case_view(state: CaseState, policy: Policy) -> CaseView:
         )
         rules[rule.id] = {"title": rule.title, "explanation": rule.explanation, "legal_basis": rule.legal_basis}
     clocks.sort(key=lambda c: c.deadline)
-    timeline = tuple(
-        TimelineView(e.type, e.time, e.recordedtime, e.late, event_label(e.type), event_detail(e)) for e in state.events
-    )
+    timeline = []
+    entered_since = None  # the latest recorded time among the events after this one (events are in time order)
+    for e in reversed(state.events):
+        out_of_order = entered_since is not None and e.recordedtime > entered_since
+        label, detail = event_label(e.type), event_detail(e)
+        timeline.append(TimelineView(e.type, e.time, e.recordedtime, e.late, label, detail, out_of_order))
+        entered_since = e.recordedtime if entered_since is None else min(entered_since, e.recordedtime)
     area = area_of(state.facts)
-    return CaseView(state.case, child_of(state), state.domain, area, tuple(clocks), timeline, rules, standing(state))
+    return CaseView(
+        state.case,
+        child_of(state),
+        state.domain,
+        area,
+        tuple(clocks),
+        tuple(reversed(timeline)),
+        rules,
+        standing(state),
+        age_band(state.facts.get("age_years")),
+    )
 
 
-def alert_view(record: AlertRecord) -> AlertView:
+def age_band(age: object) -> str | None:
+    """The bands the rules tell apart: s.45ZA's under-14s, the 14 to 17 year olds, and adults
+    (a detainee who appears under 18 is treated as a child until shown otherwise)."""
+    if not isinstance(age, int):
+        return None
+    if age < 14:
+        return "under 14"
+    return "14 to 17" if age < 18 else "18 or over"
+
+
+def alert_view(record: AlertRecord, child: str = "") -> AlertView:
     a = record.alert
     return AlertView(
         a.alert_id, a.rule_id, a.rule_title, a.case, a.domain, a.area, a.stage, a.severity, record.state,
-        a.deadline, a.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, tuple(record.history),
+        a.deadline, record.raised_at, a.action, a.legal_basis, a.explanation, record.acked_by, tuple(record.history),
         a.reason, a.grade, a.target == "immediate", record.historical, record.held_by, record.held_until,
+        record.acked_at, child or a.case,
     )  # fmt: skip
+
+
+Scope = frozenset[str] | None
+"""The areas or suites a person may see (alerts/config.py, a user's ``areas``); None is all."""
+
+
+def visible(area: str | None, scope: Scope) -> bool:
+    """Whether something of ``area`` is shown to a person limited to ``scope``: nothing without an
+    area is shown to someone limited to areas."""
+    return scope is None or (area is not None and area.casefold() in scope)
 
 
 _SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
@@ -154,22 +196,24 @@ class Board:
         """A page still undelivered after this is shown as failing: a healthy one takes under a second."""
         self.cases: dict[str, CaseView] = {}
         self.alerts: dict[str, AlertView] = {}
-        self.deliveries: dict[str, tuple[str, str, dt.datetime]] = {}
-        """webhook-id -> (receiver, case, when the job was queued), while it is pending."""
+        self.deliveries: dict[str, tuple[str, str, str | None, dt.datetime]] = {}
+        """webhook-id -> (receiver, case, its area, when the job was queued), while it is pending."""
+        self.children: dict[str, str] = {}
+        """case -> whom it is about, for every case the board has seen with a child reference."""
 
     def apply_delivery(self, key: str, job: Job | None, queued_at: dt.datetime) -> bool:
         """A pending job recorded, or finished (``None``: its entry was deleted); True if the board changed."""
         if job is None:
             return self.deliveries.pop(key, None) is not None
-        first = self.deliveries.get(key, (None, None, queued_at))[2]
-        self.deliveries[key] = (job.receiver, job.alert.case, first)
+        first = self.deliveries.get(key, (None, None, None, queued_at))[3]
+        self.deliveries[key] = (job.receiver, job.alert.case, job.alert.area, first)
         return True
 
-    def failing_deliveries(self, now: dt.datetime) -> list[DeliveryView]:
+    def failing_deliveries(self, now: dt.datetime, scope: Scope = None) -> list[DeliveryView]:
         """Receivers with pages pending longer than ``slow_delivery``, the longest-waiting first."""
         slow: dict[str, list[tuple[dt.datetime, str]]] = {}
-        for receiver, case, queued in self.deliveries.values():
-            if now - queued >= self.slow_delivery:
+        for receiver, case, area, queued in self.deliveries.values():
+            if now - queued >= self.slow_delivery and visible(area, scope):
                 slow.setdefault(receiver, []).append((queued, case))
         views = [
             DeliveryView(receiver, len(jobs), min(q for q, _ in jobs), tuple(sorted({c for _, c in jobs})[:20]))
@@ -180,6 +224,8 @@ class Board:
     def apply_case(self, key: str, state: CaseState | None) -> CaseView | str | None:
         """The new view of the case, its key if it left the board, or None if nothing changed."""
         view = case_view(state, self.policy) if state is not None else None
+        if view is not None and view.child != key:
+            self.children[key] = view.child
         alerted = any(a.case == key for a in self.alerts.values())
         if view is None or (not view.clocks and not alerted):
             return key if self.cases.pop(key, None) is not None else None
@@ -191,30 +237,35 @@ class Board:
     def apply_alert(self, key: str, record: AlertRecord | None) -> AlertView | None:
         if record is None:
             return None
-        view = alert_view(record)
+        view = alert_view(record, self.children.get(record.alert.case, ""))
         if self.alerts.get(key) == view:
             return None
         self.alerts[key] = view
         return view
 
     def open_alerts(
-        self, domain: str | None = None, area: str | None = None, severity: str | None = None
+        self, domain: str | None = None, area: str | None = None, severity: str | None = None, scope: Scope = None
     ) -> list[AlertView]:
+        """Open alerts, most urgent first. ``area`` matches any part of an area, in any case
+        (``north`` finds SUITE-NORTH); ``scope`` is what the person may see at all."""
+        wanted = area.casefold() if area else None
         chosen = [
             a
             for a in self.alerts.values()
             if a.state not in CLOSED
+            and visible(a.area, scope)
             and (domain is None or a.domain == domain)
-            and (area is None or a.area == area)
+            and (wanted is None or (a.area is not None and wanted in a.area.casefold()))
             and (severity is None or a.severity == severity)
         ]
         return sorted(chosen, key=urgency)
 
-    def clocks_by_child(self) -> list[dict[str, Any]]:
+    def clocks_by_child(self, scope: Scope = None) -> list[dict[str, Any]]:
         """Children, each with their cases and running clocks, the tightest deadline first."""
         groups: dict[str, list[CaseView]] = {}
         for view in self.cases.values():
-            groups.setdefault(view.child, []).append(view)
+            if visible(view.area, scope):
+                groups.setdefault(view.child, []).append(view)
         out = []
         for child, cases in groups.items():
             running = [v for v in cases if v.clocks]
@@ -226,12 +277,22 @@ class Board:
             )
         return sorted(out, key=lambda g: g["tightest"])
 
-    def case(self, key: str) -> dict[str, Any] | None:
+    def case(self, key: str, scope: Scope = None) -> dict[str, Any] | None:
+        """The case page's data, or None if there is no such case or it is outside ``scope``."""
         view = self.cases.get(key)
         alerts = sorted((a for a in self.alerts.values() if a.case == key), key=urgency)
         if view is None and not alerts:
             return None
+        area = view.area if view is not None else alerts[0].area
+        if not visible(area, scope):
+            return None
         return {"case": view, "alerts": alerts}
+
+    def area_of_case(self, key: str) -> str | None:
+        view = self.cases.get(key)
+        if view is not None:
+            return view.area
+        return next((a.area for a in self.alerts.values() if a.case == key), None)
 
 
 def measures(board: Board) -> list[tuple[str, str, int]]:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from alerts.config import load
 from tests.conftest import REPO
 
@@ -33,3 +35,24 @@ def test_a_route_s_horizon_is_validated_with_the_field_named(tmp_path: Path) -> 
     path.write_text(LADDER.replace("{policy: quiet}", "{policy: quiet, horizon: soon}"))
     with pytest.raises(ConfigError, match=r"routes\[1\]\.horizon"):
         load(path, environ={})
+
+
+def test_a_user_may_be_limited_to_areas_in_the_file_or_the_settings(tmp_path: Path) -> None:
+    from alerts.config import ConfigError, from_settings, parse_console_users
+    from alerts.tokens import credential_for, generate_token
+    from tests.alerts.helpers import SESSION_KEY
+
+    credential = credential_for(generate_token())
+    path = tmp_path / "notify.yaml"
+    path.write_text(
+        "receivers: {}\nroles: {r: []}\npolicies: {p: {tiers: [{role: r}]}}\nroutes: [{policy: p}]\n"
+        f'session_secret: "{SESSION_KEY}"\n'
+        f'users: [{{user: insp-n, token_hash: "{credential}", areas: [SUITE-North]}}, '
+        f'{{user: insp-all, token_hash: "{credential}"}}]\n'
+    )
+    config = load(path, environ={})
+    assert config.user_areas == {"insp-n": frozenset({"suite-north"})}
+    settings = from_settings(None, console_users=f"a:viewer:{credential}:SUITE-A|SUITE-B", session_secret=SESSION_KEY)
+    assert settings.user_areas == {"a": frozenset({"suite-a", "suite-b"})}
+    with pytest.raises(ConfigError, match="AREA"):
+        parse_console_users(f"a:viewer:{credential}:SUITE A")

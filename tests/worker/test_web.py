@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.tokens import generate_token
+from tests.conftest import T0
 from tests.worker.helpers import Broker, assemble, assemble_with_users
 from worker.main import Worker, web_application
 
@@ -121,3 +122,44 @@ def test_an_unstarted_worker_is_live_but_not_ready_and_says_which_check_fails() 
     serve(worker, scenario)
     worker.health.assigned = True  # as the first assignment's signal leaves it
     assert worker.health.checks()["partitions_assigned"] is True
+
+
+def test_a_person_limited_to_an_area_sees_and_acts_on_nothing_outside_it_and_every_case_view_is_audited() -> None:
+    from alerts.lifecycle import AlertRecord, EscalationSnapshot
+    from tests.alerts.helpers import alert
+
+    broker = Broker()
+    north = generate_token()
+    worker = assemble_with_users("web", [("insp-north", "inspector", north)])
+    worker.door.send_access = broker.sender("access")
+    worker.acknowledgements.send = broker.sender("commands")
+    assert worker.case_views is not None and worker.board is not None
+    worker.case_views.send_audit = broker.sender("audit")
+    worker.notify.user_areas["insp-north"] = frozenset({"suite-north"})  # as users[].areas in the file sets it
+    south_id = "0c9e6679-7425-40de-944b-e07fc1f90ae7"
+    for alert_id, case, area in ((ALERT_ID, "CR-N", "SUITE-NORTH"), (south_id, "CR-S", "SUITE-SOUTH")):
+        record = AlertRecord(
+            alert(alert_id=alert_id, case=case, area=area), "raised", EscalationSnapshot("p", [], True, None), T0
+        )
+        worker.board.apply_alert(alert_id, record)
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        login = await client.post("/console/login", data={"token": north}, headers=CONSOLE)
+        session = {"Cookie": f"wk_session={login.cookies['wk_session'].value}"}
+        board = await (await client.get("/console/api/board", headers=session)).json()
+        assert [a["case"] for a in board] == ["CR-N"]
+        assert (await client.get("/console/api/cases/CR-S", headers=session)).status == 404
+        for _ in range(3):  # the page reloads on every change: one view on the record
+            assert (await client.get("/console/api/cases/CR-N", headers=session)).status == 200
+        ack = await client.post(f"/console/api/alerts/{south_id}/ack", json={}, headers=CONSOLE | session)
+        assert ack.status == 404, "an alert outside the person's areas does not exist for them"
+
+    serve(worker, scenario)
+    (viewed,) = broker.on("audit")
+    assert (viewed["case"], viewed["by"], viewed["access"], viewed["kind"]) == (
+        "CR-N",
+        "insp-north",
+        "inspector",
+        "case_viewed",
+    )
+    assert broker.on("commands") == []

@@ -27,9 +27,13 @@ import msgspec
 from aiohttp import web
 
 from agents.alert import ALERT_ID
-from alerts.board.view import Board, measures
+from alerts.access import SessionRecord
+from alerts.audit import VIEW_REPEAT, CaseViewed, view_key
+from alerts.board.view import Board, Scope, measures, visible
 from alerts.config import NotifyConfig
 from alerts.tokens import user_for_token
+from worker.channels import Send
+from worker.clock import utcnow
 from worker.metrics import Metrics
 from worker.web.ack import Acknowledgements
 from worker.web.door import COOKIE, Door, from_console, may_acknowledge, may_sign_in, too_many
@@ -45,20 +49,27 @@ STREAM_RECHECK_SECONDS: Final = 1.0
 """How often an open event stream re-checks its session, so a revocation closes it too."""
 
 
+Frame = tuple[bool, str | None, bytes]
+"""(about a case?, its area, the SSE frame): a stream limited to some areas gets a case's frames
+only for those areas."""
+
+
 class Hub:
     """Fans board changes out to every open event stream; a stream that falls behind is dropped."""
 
     def __init__(self) -> None:
-        self.queues: set[asyncio.Queue[bytes]] = set()
+        self.queues: set[asyncio.Queue[Frame]] = set()
 
-    def publish(self, kind: str, item: Any) -> None:
-        """A changed case view, a case key that left the board, an alert view or a delivery."""
+    def publish(self, kind: str, item: Any, area: str | None = None) -> None:
+        """A changed case view, a case key that left the board (with the area it had), an alert
+        view, a delivery or a change of silences."""
         if isinstance(item, str):
             kind, item = "case-removed", {"case": item}
         frame = b"event: " + kind.encode() + b"\ndata: " + ENCODER.encode(item) + b"\n\n"
+        about_a_case = kind in ("case", "case-removed", "alert")
         for queue in list(self.queues):
             try:
-                queue.put_nowait(frame)
+                queue.put_nowait((about_a_case, area, frame))
             except asyncio.QueueFull:
                 self.queues.discard(queue)
 
@@ -71,11 +82,42 @@ def _dump(data: Any) -> Any:
     return msgspec.to_builtins(data)
 
 
+class CaseViews:
+    """Records each person's view of a case on the audit topic, once per ``VIEW_REPEAT`` per
+    worker, before the case is shown."""
+
+    def __init__(self, send_audit: Send, clock: Any = utcnow) -> None:
+        self.send_audit, self.clock = send_audit, clock
+        self.last: dict[tuple[str, str], dt.datetime] = {}
+
+    async def record(self, case: str, session: SessionRecord) -> None:
+        now = self.clock()
+        seen = self.last.get((session.user, case))
+        if seen is not None and now - seen < VIEW_REPEAT:
+            return
+        view = CaseViewed(case, session.user, session.access, now)
+        await self.send_audit(view_key(case), msgspec.json.encode(view))
+        self.last[(session.user, case)] = now
+        if len(self.last) > 10_000:
+            self.last = {k: t for k, t in self.last.items() if now - t < VIEW_REPEAT}
+
+
 class ConsoleRoutes:
     def __init__(
-        self, config: NotifyConfig, door: Door, acknowledgements: Acknowledgements, board: Board, hub: Hub
+        self,
+        config: NotifyConfig,
+        door: Door,
+        acknowledgements: Acknowledgements,
+        board: Board,
+        hub: Hub,
+        views: CaseViews,
     ) -> None:
         self.config, self.door, self.acks, self.board, self.hub = config, door, acknowledgements, board, hub
+        self.views = views
+
+    def scope(self, session: SessionRecord) -> Scope:
+        """What this person may see: the configuration is the authority, read on every request."""
+        return self.config.user_areas.get(session.user)
 
     def install(self, router: web.UrlDispatcher) -> None:
         router.add_get("/console", self.page)
@@ -162,29 +204,38 @@ class ConsoleRoutes:
 
     # ------------------------------------------------------------------ the read model
     async def open_alerts(self, request: web.Request) -> web.StreamResponse:
-        if self.door.signed_in(request) is None:
+        session = self.door.signed_in(request)
+        if session is None:
             return _sign_in_first()
         q = request.query
-        alerts = self.board.open_alerts(q.get("domain") or None, q.get("area") or None, q.get("severity") or None)
+        domain, area, severity = q.get("domain") or None, q.get("area") or None, q.get("severity") or None
+        alerts = self.board.open_alerts(domain, area, severity, self.scope(session))
         return web.json_response(_dump(alerts))
 
     async def clocks(self, request: web.Request) -> web.StreamResponse:
-        if self.door.signed_in(request) is None:
+        session = self.door.signed_in(request)
+        if session is None:
             return _sign_in_first()
-        return web.json_response(_dump(self.board.clocks_by_child()))
+        return web.json_response(_dump(self.board.clocks_by_child(self.scope(session))))
 
     async def deliveries(self, request: web.Request) -> web.StreamResponse:
         """Receivers with pages still undelivered after a minute: failing, or far behind."""
-        if self.door.signed_in(request) is None:
+        session = self.door.signed_in(request)
+        if session is None:
             return _sign_in_first()
-        return web.json_response(_dump(self.board.failing_deliveries(dt.datetime.now(dt.UTC))))
+        return web.json_response(_dump(self.board.failing_deliveries(dt.datetime.now(dt.UTC), self.scope(session))))
 
     async def case(self, request: web.Request) -> web.StreamResponse:
-        if self.door.signed_in(request) is None:
+        """A case page: recorded on the audit topic (who looked at which child's case, when)
+        before it is shown. Outside the person's areas it does not exist for them."""
+        session = self.door.signed_in(request)
+        if session is None:
             return _sign_in_first()
-        found = self.board.case(request.match_info["case"])
+        key = request.match_info["case"]
+        found = self.board.case(key, self.scope(session))
         if found is None:
             return web.json_response({"error": "no such case on the board"}, status=404)
+        await self.views.record(key, session)
         return web.json_response(_dump(found))
 
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
@@ -197,7 +248,8 @@ class ConsoleRoutes:
         if not from_console(request):
             return web.json_response({"error": "missing console header"}, status=403)
         alert_id = request.match_info["alert_id"]
-        if not ALERT_ID.fullmatch(alert_id):
+        shown = self.board.alerts.get(alert_id)
+        if not ALERT_ID.fullmatch(alert_id) or (shown is not None and not visible(shown.area, self.scope(session))):
             return web.json_response({"error": "not an alert id"}, status=404)
         try:
             body: Any = await request.json()
@@ -210,18 +262,22 @@ class ConsoleRoutes:
         return web.json_response({"accepted": True}, status=202)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        if self.door.signed_in(request) is None:
+        session = self.door.signed_in(request)
+        if session is None:
             return _sign_in_first()
+        scope = self.scope(session)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
+        queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1000)
         self.hub.queues.add(queue)
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             idle = 0.0
             while True:
                 try:
-                    frame = await asyncio.wait_for(queue.get(), timeout=STREAM_RECHECK_SECONDS)
+                    about_a_case, area, frame = await asyncio.wait_for(queue.get(), timeout=STREAM_RECHECK_SECONDS)
+                    if about_a_case and not visible(area, scope):
+                        frame = b""
                     idle = 0.0
                 except TimeoutError:
                     idle += STREAM_RECHECK_SECONDS

@@ -36,8 +36,9 @@ class BoardFeed:
     """Changelog topic -> what it holds."""
     partitions: int
     """Of every changelog: a table has as many partitions as the topic it is co-partitioned with."""
-    publish: Callable[[str, Any], None]
-    """Tell the open event streams what changed (worker/web/console.py, ``Hub.publish``)."""
+    publish: Callable[[str, Any, str | None], None]
+    """Tell the open event streams what changed, and the area it is about (worker/web/console.py,
+    ``Hub.publish``: a person limited to some areas hears only of theirs)."""
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None, timestamp_ms: int) -> None:
         """One changelog record: decode it, apply it to the board, publish what changed. A record
@@ -46,18 +47,19 @@ class BoardFeed:
         try:
             match self.changelogs[topic]:
                 case "case":
+                    area = self.board.area_of_case(name)  # before it may leave the board
                     changed = self.board.apply_case(name, decode_case(value) if value is not None else None)
                     if changed is not None:
-                        self.publish("case", changed)
+                        self.publish("case", changed, changed.area if not isinstance(changed, str) else area)
                 case "delivery":
                     queued = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
                     job = JOB_DECODER.decode(value) if value is not None else None
                     if self.board.apply_delivery(name, job, queued):
-                        self.publish("delivery", {"webhook_id": name})
+                        self.publish("delivery", {"webhook_id": name}, None)
                 case "alert":
                     view = self.board.apply_alert(name, decode_alert_record(value) if value is not None else None)
                     if view is not None:
-                        self.publish("alert", view)
+                        self.publish("alert", view, view.area)
         except Exception as exc:  # noqa: BLE001 - a record it cannot read must not stop the console
             log.error("board: %s applying a record of %s", type(exc).__name__, topic)
 

@@ -113,3 +113,52 @@ def test_the_gauges_count_children_in_custody_police_protection_high_risk_missin
     assert counted[("children_in_custody", "SUITE-N")] == 2
     assert counted[("police_protection_active", "all")] == 1
     assert counted[("high_risk_missing_open", "all")] == 1, "a child found is no longer missing"
+
+
+def test_a_person_limited_to_areas_sees_nothing_outside_them() -> None:
+    board = Board(POLICY)
+    board.apply_case("CR-N", stored_case("CR-N", detention("CR-N", suite="SUITE-NORTH")))
+    board.apply_case("CR-S", stored_case("CR-S", detention("CR-S", suite="SUITE-SOUTH")))
+    board.apply_alert("n", stored_alert(alert(alert_id="n", case="CR-N", area="SUITE-NORTH")))
+    board.apply_alert("s", stored_alert(alert(alert_id="s", case="CR-S", area="SUITE-SOUTH")))
+    board.apply_alert("x", stored_alert(alert(alert_id="x", case="CR-X", area=None)))
+    north = frozenset({"suite-north"})
+    assert [a.alert_id for a in board.open_alerts(scope=north)] == ["n"], "no area: not theirs either"
+    assert [g["child"] for g in board.clocks_by_child(north)] == ["CR-N"]
+    assert board.case("CR-S", north) is None and board.case("CR-N", north) is not None
+    assert {a.alert_id for a in board.open_alerts()} == {"n", "s", "x"}, "no scope: everything"
+
+
+def test_the_area_filter_finds_any_part_of_an_area_in_any_case() -> None:
+    board = Board(POLICY)
+    board.apply_alert("n", stored_alert(alert(alert_id="n", area="SUITE-NORTH")))
+    assert [a.alert_id for a in board.open_alerts(area="suite-north")] == ["n"]
+    assert [a.alert_id for a in board.open_alerts(area="north")] == ["n"]
+    assert board.open_alerts(area="south") == []
+
+
+def test_a_record_entered_after_later_events_stands_out_and_the_age_band_is_shown() -> None:
+    late = cloudevent("CR-1", "custody.appropriate_adult.requested", at=T0 + dt.timedelta(minutes=5))
+    late["recordedtime"] = (T0 + dt.timedelta(hours=2)).isoformat()
+    later = cloudevent("CR-1", "custody.healthcare.requested", at=T0 + dt.timedelta(minutes=30))
+    later["recordedtime"] = (T0 + dt.timedelta(minutes=31)).isoformat()
+    view = Board(POLICY).apply_case("CR-1", stored_case("CR-1", detention("CR-1", age=13), later, late))
+    assert view is not None and not isinstance(view, str)
+    assert [(e.type.split(".")[-2], e.out_of_order) for e in view.timeline] == [
+        ("detention", False),
+        ("appropriate_adult", True),
+        ("healthcare", False),
+    ]
+    assert view.age_band == "under 14"
+
+
+def test_an_alert_knows_whose_case_it_is_once_the_case_is_seen() -> None:
+    board = Board(POLICY)
+    missing = cloudevent(
+        "MP-1", "missing.child.reported", {"child_ref": "CHILD-7", "looked_after": False, "age_years": 13}
+    )
+    board.apply_case("MP-1", stored_case("MP-1", missing, domain="incidents"))
+    view = board.apply_alert("m", stored_alert(alert(alert_id="m", case="MP-1", domain="incidents")))
+    assert view is not None and view.child == "CHILD-7"
+    other = board.apply_alert("o", stored_alert(alert(alert_id="o", case="CR-9")))
+    assert other is not None and other.child == "CR-9"
