@@ -314,6 +314,7 @@ class _RuleBuilder:
             "id": raw.id,
             "version": raw.version,
             "title": raw.title,
+            "clock_title": raw.clock_title or raw.title,
             "domain": raw.domain,
             "kind": raw.kind,
             "legal_basis": raw.legal_basis.strip(),

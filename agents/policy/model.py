@@ -175,6 +175,8 @@ class Rule:
     explanation: str
     action: str
     grade: Grade = "local_standard"
+    clock_title: str = ""
+    """A running clock, in words that are not an alarm; the title where the pack gives none."""
     severity_warning: Severity = "medium"
     severity_breach: Severity = "high"
     applies_when: tuple[Condition, ...] = ()

@@ -101,6 +101,9 @@ class RuleSpec(msgspec.Struct, forbid_unknown_fields=True):
     action: str
     grade: Grade | None = None
     """Required unless the legal basis starts "local standard" (then it is local_standard)."""
+    clock_title: str | None = None
+    """What a running clock of this rule is, in words that are not an alarm ("Next detention
+    review due", where the title says what a breach is): the console's clocks. Default: the title."""
     kind: RuleKind = "deadline"
     clock: ClockSpec = msgspec.field(default_factory=ClockSpec)
     trigger: list[SelectorArg] = []

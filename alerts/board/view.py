@@ -106,7 +106,7 @@ def case_view(state: CaseState, policy: Policy) -> CaseView:
         clocks.append(
             ClockView(
                 rule.id,
-                rule.title,
+                rule.clock_title or rule.title,
                 clock.status,
                 clock.started_at,
                 clock.deadline,

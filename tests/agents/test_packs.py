@@ -513,3 +513,15 @@ def test_the_first_cell_visit_recorded_starts_the_visits_clock(policy: Policy) -
     case = Case([detained(), (2, "custody.cell_visit.completed", {})], until=3)
     found = breaches(case, policy, "custody.cell_visits")
     assert [a.deadline for a in found] == [T0 + 2.5 * H]
+
+
+def test_every_clock_of_the_shipped_packs_has_a_title_that_is_not_an_alarm() -> None:
+    """A running clock with hours left must not read "overdue" or "not done" on the console."""
+    from agents.policy import load_policy
+
+    for rule in load_policy().rules:
+        if rule.kind == "immediate":
+            continue
+        words = rule.clock_title.lower()
+        assert rule.clock_title != rule.title, f"{rule.id}: give it a clock_title"
+        assert not any(w in f" {words} " for w in (" overdue ", " not ", " no ", " passed ")), rule.id
