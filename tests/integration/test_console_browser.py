@@ -201,3 +201,83 @@ def test_an_admin_sets_a_silence_the_board_shows_what_it_holds_and_ending_it_is_
     viewer.get_by_role("link", name="Silences").click()
     viewer.locator("li.silence", has_text="areas SUITE-EAST").wait_for(timeout=10_000)
     assert viewer.locator("#silence-form").is_hidden() and viewer.get_by_role("button", name="End now").count() == 0
+
+
+def test_the_night_board_one_card_per_deadline_grouped_by_child_search_title_case_page_areas_and_view_audit(
+    deployment: Callable[..., Deployment], browser: Any
+) -> None:
+    port = free_port()
+    south = generate_token()
+    users = f"insp-4411:inspector:{credential_for(INSPECTOR)},obs-south:viewer:{credential_for(south)}:SUITE-SOUTH"
+    d = deployment(
+        WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / "aa-hcp-10s.yaml"),
+        WATCHKEEPER_WEB_PORT=str(port),
+        WATCHKEEPER_CONSOLE_USERS=users,
+        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
+    )
+    d.start_worker()
+    base = f"http://127.0.0.1:{port}"
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    sign_in(page, base, INSPECTOR)
+    page.locator("#live.on").wait_for(timeout=30_000)
+    now = dt.datetime.now(dt.UTC)
+    for case, suite in (("CR-NIGHT-1", "SUITE-NORTH"), ("CR-NIGHT-2", "SUITE-SOUTH")):
+        d.send(detention(case, at=now, suite=suite))
+        d.send(cloudevent(case, "custody.appropriate_adult.requested", at=now))
+    d.send(cloudevent("CR-NIGHT-1", "custody.healthcare.requested", at=now))
+
+    # One block per child; one card per deadline: the AA warning gave way to its breach.
+    night1 = page.locator('section.child-group[data-child="CR-NIGHT-1"]')
+    night1.locator("li.card.breach").nth(1).wait_for(timeout=40_000)
+    page.wait_for_timeout(1500)
+    assert night1.locator("li.card").count() == 2 and night1.locator("li.card.warning").count() == 0
+    assert page.locator('section.child-group[data-child="CR-NIGHT-2"] li.card.breach').count() == 1
+    page.wait_for_function("document.title === '(3) Watchkeeper console'", timeout=10_000)
+    assert page.locator("li.card.new").count() >= 1, "alerts that arrived live stand out"
+    assert "Raised " in night1.inner_text() and re.search(r"\d\d:\d\d:\d\d (GMT|BST)", night1.inner_text())
+    shot(page, "10-board-by-child")
+
+    # Search, and a filter never hides a breach without saying so.
+    page.get_by_label("Case or record").fill("night-2")
+    page.locator("#hidden-by-filters:not([hidden])").wait_for(timeout=5_000)
+    assert "2 open alerts hidden by the filters, 2 of them in breach" in page.locator("#hidden-by-filters").inner_text()
+    assert page.locator("section.child-group").count() == 1
+    page.get_by_role("button", name="Show all").click()
+    page.get_by_label("Area or suite").fill("suite-north")
+    assert page.locator("section.child-group").count() == 1 and night1.is_visible()
+    shot(page, "11-board-filtered")
+    page.get_by_role("button", name="Show all").click()
+
+    # One acknowledgement covers the deadline.
+    aa_breach = night1.locator("li.card.breach", has_text="Appropriate adult")
+    aa_breach.get_by_role("button", name="Acknowledge").click()
+    page.locator("#ack-confirm").click()
+    night1.locator("li.card.breach", has_text="Appropriate adult").locator('[data-state="acknowledged"]').wait_for(
+        timeout=30_000
+    )
+
+    # The case page: clocks first, then what to acknowledge, then what happened in plain words.
+    page.goto(f"{base}/console#case/CR-NIGHT-1")
+    page.locator("#case-body table.case-clocks").wait_for(timeout=10_000)
+    body = page.locator("#case-body").inner_text()
+    assert body.index("Running clocks") < body.index("Open alerts") < body.index("What happened")
+    review = page.locator("table.case-clocks tr", has_text="Next detention review due")
+    assert review.count() == 1 and "overdue" not in review.inner_text(), "a running clock is not an alarm"
+    assert page.locator("#case-body li.card.breach").get_by_role("button", name="Acknowledge").count() >= 1
+    assert "appropriate adult requested" in body and "custody.appropriate_adult.requested" not in body
+    shot(page, "12-case-page")
+    audit = d.read("alert-transitions", until=lambda r: any(x.get("kind") == "case_viewed" for x in r), timeout=20)
+    viewed = [x for x in audit if x.get("kind") == "case_viewed"]
+    assert [(x["case"], x["by"]) for x in viewed] == [("CR-NIGHT-1", "insp-4411")], "who looked, on the record"
+
+    # Someone limited to the south suite sees nothing of the north.
+    other = browser.new_page()
+    sign_in(other, base, south)
+    other.locator('section.child-group[data-child="CR-NIGHT-2"]').wait_for(timeout=30_000)
+    assert other.locator('section.child-group[data-child="CR-NIGHT-1"]').count() == 0
+    assert other.locator("#hidden-by-filters").is_hidden(), "nothing of theirs is hidden: the rest is not theirs"
+    other.get_by_role("link", name="Clocks").click()
+    other.locator("#children li", has_text="CR-NIGHT-2").wait_for(timeout=10_000)
+    assert other.locator("#children li", has_text="CR-NIGHT-1").count() == 0
+    other.goto(f"{base}/console#case/CR-NIGHT-1")
+    other.get_by_text("This case is not on the board.").wait_for(timeout=10_000)

@@ -2,7 +2,12 @@
 // No framework and no build step. Countdowns tick here from deadlines; the server pushes changes.
 "use strict";
 
-const state = { me: null, alerts: new Map(), children: [], silences: [], view: "board", caseId: null };
+const state = {
+  me: null, alerts: new Map(), children: [], silences: [], view: "board", caseId: null,
+  fresh: new Map(),  // alert id -> when it arrived live (highlighted for a while)
+};
+const CLOSED = ["satisfied", "resolved", "closed", "retracted", "superseded"];
+const FRESH_MS = 60000;
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
@@ -52,14 +57,42 @@ function show(view) {
   }
 }
 
+function openAlerts() {
+  return [...state.alerts.values()].filter((a) => !CLOSED.includes(a.state));
+}
+
+// Whom a case is about: the clocks view knows the child of every case with a running clock.
+function childOf(a) {
+  for (const g of state.children) if (g.cases.some((c) => c.case === a.case)) return g.child;
+  return a.child || a.case;
+}
+
 function filtered() {
   const f = new FormData($("filters"));
-  const area = (f.get("area") || "").trim();
-  return [...state.alerts.values()].filter((a) =>
-    !["satisfied", "resolved", "closed", "retracted", "superseded"].includes(a.state) &&
+  const area = (f.get("area") || "").trim().toLowerCase();
+  const q = (f.get("q") || "").trim().toLowerCase();
+  return openAlerts().filter((a) =>
     (!f.get("domain") || a.domain === f.get("domain")) &&
-    (!area || a.area === area) &&
+    (!area || (a.area || "").toLowerCase().includes(area)) &&
+    (!q || a.case.toLowerCase().includes(q) || childOf(a).toLowerCase().includes(q)) &&
     (!f.get("severity") || a.severity === f.get("severity")));
+}
+
+// The tab says how many alerts are open, so a new one is seen from another tab.
+function updateTitle() {
+  const open = openAlerts().length;
+  document.title = open ? `(${open}) Watchkeeper console` : "Watchkeeper console";
+}
+
+// A short tone for a new breach, only if this browser chose it (off by default).
+function chime() {
+  if (localStorage.getItem("wk-sound") !== "on") return;
+  try {
+    const audio = new AudioContext(), tone = audio.createOscillator(), gain = audio.createGain();
+    tone.frequency.value = 880; gain.gain.value = 0.15;
+    tone.connect(gain).connect(audio.destination);
+    tone.start(); tone.stop(audio.currentTime + 0.35);
+  } catch (e) { /* no audio: the title and the highlight still say it */ }
 }
 
 const RANK = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
@@ -77,29 +110,52 @@ async function loadDeliveries() {
   box.hidden = failing.length === 0;
 }
 
+function alertCard(a) {
+  const ack = el("button", { type: "button", class: "primary" }, "Acknowledge");
+  ack.dataset.alert = a.alert_id;
+  ack.disabled = a.state !== "raised" || !state.me || state.me.access === "viewer";
+  ack.addEventListener("click", () => acknowledge(a.alert_id));
+  const caseLink = el("a", { href: `#case/${encodeURIComponent(a.case)}` }, a.case);
+  const fresh = state.fresh.has(a.alert_id) && Date.now() - state.fresh.get(a.alert_id) < FRESH_MS;
+  return el("li", { class: `card ${a.stage}${fresh ? " new" : ""}`, "data-alert": a.alert_id },
+    el("h3", {}, `${a.stage === "breach" ? "BREACH" : "Warning"}: ${a.rule_title}`, fresh ? el("span", { class: "new-tag" }, " new") : ""),
+    el("p", { class: "meta" }, "Case ", caseLink, a.area ? ` · ${a.area}` : "", ` · ${a.severity} · `,
+      el("span", { class: "state", "data-state": a.state }, a.state),
+      a.acked_by ? ` by ${a.acked_by}${a.acked_at ? " at " + local(a.acked_at) : ""}` : "",
+      a.historical ? el("span", { class: "historical", title: "raised from history: nobody was paged" }, " · historical") : "",
+      a.held_by ? el("span", { class: "held" }, ` · pages held by silence ${a.held_by.slice(0, 8)} until ${local(a.held_until)}`) : ""),
+    a.immediate
+      ? el("p", {}, "Recorded ", local(a.deadline))
+      : el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
+    el("p", { class: "meta" }, "Raised ", local(a.raised_at)),
+    el("p", { class: "reason" }, a.reason),
+    el("p", {}, el("strong", {}, "Do now: "), a.action),
+    ack);
+}
+
 function renderBoard() {
-  const list = $("alerts");
   const alerts = filtered().sort(urgency);
-  list.replaceChildren(...alerts.map((a) => {
-    const ack = el("button", { type: "button", class: "primary" }, "Acknowledge");
-    ack.dataset.alert = a.alert_id;
-    ack.disabled = a.state !== "raised" || !state.me || state.me.access === "viewer";
-    ack.addEventListener("click", () => acknowledge(a.alert_id));
-    const caseLink = el("a", { href: `#case/${encodeURIComponent(a.case)}` }, a.case);
-    return el("li", { class: `card ${a.stage}`, "data-alert": a.alert_id },
-      el("h3", {}, `${a.stage === "breach" ? "BREACH" : "Warning"}: ${a.rule_title}`),
-      el("p", { class: "meta" }, "Case ", caseLink, a.area ? ` · ${a.area}` : "", ` · ${a.severity} · `,
-        el("span", { class: "state", "data-state": a.state }, a.state), a.acked_by ? ` by ${a.acked_by}` : "",
-        a.historical ? el("span", { class: "historical", title: "raised from history: nobody was paged" }, " · historical") : "",
-        a.held_by ? el("span", { class: "held" }, ` · pages held by silence ${a.held_by.slice(0, 8)} until ${local(a.held_until)}`) : ""),
-      a.immediate
-        ? el("p", {}, "Recorded ", local(a.deadline))
-        : el("p", {}, "Deadline ", local(a.deadline), " · ", countdown(a.deadline)),
-      el("p", { class: "reason" }, a.reason),
-      el("p", {}, el("strong", {}, "Do now: "), a.action),
-      ack);
+  const groups = new Map();  // child -> alerts, in urgency order: the first group is the most urgent
+  for (const a of alerts) {
+    const child = childOf(a);
+    if (!groups.has(child)) groups.set(child, []);
+    groups.get(child).push(a);
+  }
+  $("alerts").replaceChildren(...[...groups].map(([child, list]) => {
+    const breaches = list.filter((a) => a.stage === "breach").length;
+    return el("section", { class: "child-group", "data-child": child },
+      el("h3", { class: "child" }, `Child ${child}`,
+        el("span", { class: "meta" }, ` · ${list.length} open${breaches ? `, ${breaches} in breach` : ""}`)),
+      el("ol", { class: "cards" }, ...list.map(alertCard)));
   }));
-  $("no-alerts").hidden = alerts.length > 0;
+  const all = openAlerts(), hidden = all.length - alerts.length;
+  const hiddenBreaches = all.filter((a) => a.stage === "breach").length - alerts.filter((a) => a.stage === "breach").length;
+  $("hidden-by-filters").hidden = hidden === 0;
+  $("hidden-by-filters").firstElementChild.textContent = hidden === 0 ? "" :
+    `${hidden} open alert${hidden === 1 ? "" : "s"} hidden by the filters` +
+    (hiddenBreaches ? `, ${hiddenBreaches} of them in breach. ` : ". ");
+  $("no-alerts").hidden = alerts.length > 0 || hidden > 0;
+  updateTitle();
 }
 
 function renderClocks() {
@@ -107,7 +163,7 @@ function renderClocks() {
     el("h3", {}, `Child ${g.child}`),
     ...g.cases.map((c) => el("div", {},
       el("p", { class: "meta" }, "Case ", el("a", { href: `#case/${encodeURIComponent(c.case)}` }, c.case),
-        ` · ${c.domain}${c.area ? " · " + c.area : ""}`),
+        ` · ${c.domain}${c.area ? " · " + c.area : ""}${c.age_band ? " · age " + c.age_band : ""}`),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Clock"), el("th", {}, "Deadline"),
         el("th", {}, "Time left"), el("th", {}, "Progress"))),
       el("tbody", {}, ...c.clocks.map((k) => {
@@ -115,31 +171,49 @@ function renderClocks() {
         const bar = el("progress", { max: 100, value: 0 });
         bar.dataset.start = k.started_at; bar.dataset.deadline = k.deadline; bar.dataset.total = total;
         bar.setAttribute("aria-label", `${k.title}: time used`);
-        return el("tr", {}, el("td", {}, k.title + (k.status === "paused" ? " (paused)" : "")),
+        return el("tr", {}, el("td", {}, clockTitle(k)),
           el("td", {}, local(k.deadline)), el("td", {}, countdown(k.deadline)), el("td", {}, bar));
       }))))))));
   $("no-clocks").hidden = state.children.length > 0;
   tick();
 }
 
+// A running clock reads what is due; only a clock past its deadline says overdue.
+function clockTitle(k) {
+  const over = new Date(k.deadline) < Date.now();
+  return k.title + (k.status === "paused" ? " (paused)" : "") + (over ? " (overdue)" : "");
+}
+
+// The case page is where an inspector acts: clocks, then open alerts to acknowledge, then what
+// happened in plain words, then the rules and the alerts already over.
 async function renderCase(id) {
   const reply = await api(`/console/api/cases/${encodeURIComponent(id)}`);
   $("case-title").textContent = `Case ${id}`;
   if (reply.status === 404) { $("case-body").replaceChildren(el("p", {}, "This case is not on the board.")); return; }
   const data = await reply.json();
-  const parts = [];
-  if (data.case) {
-    parts.push(el("h3", {}, "Timeline"), el("table", {},
+  const parts = [], c = data.case;
+  if (c) {
+    $("case-title").textContent = `Case ${id} · child ${c.child}${c.age_band ? " · age " + c.age_band : ""}${c.area ? " · " + c.area : ""}`;
+    parts.push(el("h3", {}, "Running clocks"), c.clocks.length ? el("table", { class: "case-clocks" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Clock"), el("th", {}, "Deadline"), el("th", {}, "Time left"))),
+      el("tbody", {}, ...c.clocks.map((k) => el("tr", {}, el("td", {}, clockTitle(k)), el("td", {}, local(k.deadline)),
+        el("td", {}, countdown(k.deadline)))))) : el("p", {}, "No clock is running."));
+  }
+  const open = data.alerts.filter((a) => !CLOSED.includes(a.state));
+  parts.push(el("h3", {}, "Open alerts"), open.length ? el("ol", { class: "cards" }, ...open.map(alertCard)) : el("p", {}, "None open."));
+  if (c) {
+    parts.push(el("h3", {}, "What happened"), el("table", { class: "timeline" },
       el("thead", {}, el("tr", {}, el("th", {}, "What"), el("th", {}, "Happened"), el("th", {}, "Recorded"))),
-      el("tbody", {}, ...data.case.timeline.map((e) => el("tr", {},
+      el("tbody", {}, ...c.timeline.map((e) => el("tr", { class: e.late || e.out_of_order ? "late-row" : "" },
         el("td", { title: e.type }, (e.label || e.type) + (e.detail ? ` (${e.detail})` : "")),
         el("td", {}, local(e.time)),
-        el("td", { class: e.late ? "late" : "" }, local(e.recordedtime) + (e.late ? " (entered late)" : "")))))));
-    parts.push(el("h3", {}, "Rules"), ...Object.entries(data.case.rules).map(([id, r]) =>
+        el("td", { class: e.late || e.out_of_order ? "late" : "" }, local(e.recordedtime),
+          e.late ? " (entered late)" : "", e.out_of_order ? " (entered out of order)" : ""))))));
+    parts.push(el("h3", {}, "Rules"), ...Object.entries(c.rules).map(([, r]) =>
       el("div", { class: "card" }, el("strong", {}, r.title), el("p", {}, r.explanation),
         el("p", { class: "meta" }, `Legal basis: ${r.legal_basis}`))));
   }
-  parts.push(el("h3", {}, "Alerts"), el("ol", { class: "cards" }, ...data.alerts.map((a) =>
+  parts.push(el("h3", {}, "Every alert of this case, with its history"), el("ol", { class: "cards" }, ...data.alerts.map((a) =>
     el("li", { class: `card ${a.stage}` }, el("strong", {}, `${a.stage}: ${a.rule_title} (${a.state})`),
       el("p", { class: "meta" }, `Legal basis (${(a.grade || "").replace("_", " ")}): ${a.legal_basis}`),
       el("p", { class: "reason" }, a.reason),
@@ -269,6 +343,7 @@ async function load() {
   state.alerts = new Map((await alerts.json()).map((a) => [a.alert_id, a]));
   state.children = await clocks.json();
   await loadSilences();
+  updateTitle();
 }
 
 async function signOut() {
@@ -283,7 +358,17 @@ function listen() {
     $("live").textContent = "live"; $("live").classList.add("on");
     await load(); route(); await loadDeliveries();
   });
-  source.addEventListener("alert", (e) => { const a = JSON.parse(e.data); state.alerts.set(a.alert_id, a); refresh(); });
+  source.addEventListener("alert", (e) => {
+    const a = JSON.parse(e.data);
+    const known = state.alerts.has(a.alert_id);
+    state.alerts.set(a.alert_id, a);
+    if (!known && !CLOSED.includes(a.state)) {
+      state.fresh.set(a.alert_id, Date.now());
+      if (a.stage === "breach") chime();
+    }
+    updateTitle();
+    refresh();
+  });
   const reloadClocks = async () => { state.children = await (await api("/console/api/clocks")).json(); refresh(); };
   source.addEventListener("case", reloadClocks);
   source.addEventListener("delivery", loadDeliveries);
@@ -322,6 +407,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
   $("filters").addEventListener("input", renderBoard);
+  $("clear-filters").addEventListener("click", () => { $("filters").reset(); renderBoard(); });
+  $("sound").checked = localStorage.getItem("wk-sound") === "on";
+  $("sound").addEventListener("change", () => localStorage.setItem("wk-sound", $("sound").checked ? "on" : "off"));
   $("silence-form").addEventListener("submit", setSilence);
   window.addEventListener("hashchange", route);
   setInterval(tick, 1000);
