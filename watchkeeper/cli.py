@@ -459,6 +459,42 @@ def _add_users(sub: Subparsers) -> None:
     q.set_defaults(func=cmd_users_revoke)
 
 
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from alerts.export import Period
+    from watchkeeper.audit import day_or_time, main_export
+
+    try:
+        start, end = day_or_time(args.start), day_or_time(args.end, end=True)
+    except ValueError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return 2
+    if end <= start:
+        print("watchkeeper: --to must be after --from", file=sys.stderr)
+        return 2
+    period = Period(start, end, args.area)
+    if args.out is None:
+        return main_export(Settings.from_env(), period, args.format, sys.stdout)
+    with args.out.open("w", encoding="utf-8", newline="") as out:
+        return main_export(Settings.from_env(), period, args.format, out)
+
+
+def _add_audit(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="export the record of a period for an inspection",
+        description="export: every alert, its lifecycle, acknowledgements with who and how, deliveries, "
+        "silences and case views in a period, from the topics, in time order (docs/operations.md).",
+    )
+    audit = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = audit.add_parser("export", help="write the period's record as JSON Lines or CSV")
+    q.add_argument("--from", dest="start", required=True, metavar="WHEN", help="a date (London) or an ISO time")
+    q.add_argument("--to", dest="end", required=True, metavar="WHEN", help="a date (included) or an ISO time")
+    q.add_argument("--area", help="only this area or custody suite (and the silences that could hold it)")
+    q.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
+    q.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
+    q.set_defaults(func=cmd_audit_export)
+
+
 def _add_topics(sub: Subparsers) -> None:
     p = sub.add_parser(
         "topics",
@@ -490,6 +526,15 @@ def _add_generators(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_rules)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("watchkeeper")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watchkeeper",
@@ -498,8 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from environment variables:\n" + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"watchkeeper {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_worker, _add_replay, _add_send, _add_import, _add_users, _add_topics, _add_generators):
+    for add in (_add_worker, _add_replay, _add_send, _add_import, _add_users, _add_audit, _add_topics, _add_generators):
         add(sub)
     return parser
 
