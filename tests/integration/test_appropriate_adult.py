@@ -33,6 +33,11 @@ def for_case(alerts: list[dict[str, Any]], case: str) -> list[dict[str, Any]]:
     return [a for a in alerts if a["case"] == case]
 
 
+def raised(alerts: list[dict[str, Any]], case: str) -> list[dict[str, Any]]:
+    """The case's alerts as raised, without the messages that supersede a warning by its breach."""
+    return [a for a in for_case(alerts, case) if a["status"] == "firing"]
+
+
 def test_a_warning_then_a_breach_and_nothing_when_the_aa_arrives_in_time(
     deployment: Callable[..., Deployment], receiver: Receiver
 ) -> None:
@@ -45,9 +50,10 @@ def test_a_warning_then_a_breach_and_nothing_when_the_aa_arrives_in_time(
 
     alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=60, settle=3)
 
-    waiting = for_case(alerts, "CR-WAITING")
+    waiting = raised(alerts, "CR-WAITING")
     assert [a["stage"] for a in waiting] == ["warning", "breach"]
     warning, breach = waiting
+    assert [(a["stage"], a["status"]) for a in for_case(alerts, "CR-WAITING")][-1] == ("warning", "superseded")
     assert warning["raised_at"] < breach["raised_at"]
     assert dt.datetime.fromisoformat(warning["raised_at"]) >= dt.datetime.fromisoformat(warning["stage_at"])
     assert breach["overdue_seconds"] >= 0 and breach["area"] == "SUITE-WEST"
@@ -55,14 +61,20 @@ def test_a_warning_then_a_breach_and_nothing_when_the_aa_arrives_in_time(
     assert for_case(alerts, "CR-ONTIME") == []
 
     lines = [line for line in worker.output().splitlines() if "case CR-WAITING" in line]
-    assert [line.split(" ", 1)[0] for line in lines] == ["WARNING", "BREACH"]
+    assert [line.split(" ", 1)[0] for line in lines] == ["WARNING", "BREACH", "SUPERSEDED"]
 
     deadline = time.monotonic() + 30
-    while len(receiver.received) < 2 and time.monotonic() < deadline:
+    while len(receiver.received) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
-    posted = [json.loads(body)["data"] for _, body in receiver.received]
-    assert sorted((p["case"], p["stage"]) for p in posted) == [("CR-WAITING", "breach"), ("CR-WAITING", "warning")]
-    assert {h.get("webhook-id") for h, _ in receiver.received} == {f"{a['alert_id']}.r0t0.webhook" for a in waiting}
+    posted = [json.loads(body) for _, body in receiver.received]
+    pages = sorted((p["data"]["stage"], p["type"]) for p in posted)
+    assert pages == [
+        ("breach", "watchkeeper.alert.trigger"),
+        ("warning", "watchkeeper.alert.resolve"),
+        ("warning", "watchkeeper.alert.trigger"),
+    ], "the warning's page is resolved when its breach supersedes it"
+    triggers = {h.get("webhook-id") for h, b in receiver.received if json.loads(b)["type"].endswith("trigger")}
+    assert triggers == {f"{a['alert_id']}.r0t0.webhook" for a in waiting}
 
     everything = json.dumps(alerts) + b"".join(body for _, body in receiver.received).decode() + worker.output()
     assert "Jane" not in everything and "High Street" not in everything
@@ -79,9 +91,9 @@ def test_a_restart_mid_timer_loses_no_alert_and_duplicates_no_alert_id(deploymen
     second = d.start_worker(data_slot=0)  # same host: local table store, plus the changelog since
     alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=90, settle=4)
 
-    case = for_case(alerts, "CR-RESTART")
+    case = raised(alerts, "CR-RESTART")
     assert [a["stage"] for a in case] == ["warning", "breach"]
-    counts = Counter(a["alert_id"] for a in alerts)
+    counts = Counter((a["alert_id"], a["revision"]) for a in alerts)
     assert all(n == 1 for n in counts.values()), counts
     assert "case CR-RESTART" in second.output() and "BREACH" in second.output()
     assert "BREACH" not in first.output()
@@ -93,7 +105,7 @@ def test_a_silent_case_still_fires_with_no_further_event(deployment: Callable[..
     d.start_worker()
     d.send(cloudevent("CR-SILENT", "custody.appropriate_adult.requested", at=now()))
     alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=60)
-    assert [a["stage"] for a in for_case(alerts, "CR-SILENT")] == ["warning", "breach"]
+    assert [a["stage"] for a in raised(alerts, "CR-SILENT")] == ["warning", "breach"]
 
 
 def test_live_an_arrival_recorded_at_the_deadline_instant_after_the_tick_retracts_the_breach(
