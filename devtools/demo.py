@@ -42,11 +42,22 @@ def say(text: str) -> None:
 
 
 def _heard(headers: dict[str, str], body: bytes) -> None:
-    alert = json.loads(body)["data"]
+    """What the receiver was asked to do: trigger a page, acknowledge it or resolve it, and why."""
+    payload = json.loads(body)
+    alert, action = payload["data"], payload["type"].rsplit(".", 1)[-1]
     print(
-        f"webhook | received {alert['status']} {alert['stage']} {alert['alert_id']} for case {alert['case']}",
+        f"webhook | received {action} ({alert['state']}) {alert['stage']} {alert['alert_id']} for case {alert['case']}",
         flush=True,
     )
+
+
+def _actions(receiver: Receiver) -> list[tuple[str, str]]:
+    """(action, stage) of every delivery the receiver took."""
+    out = []
+    for _, body in receiver.received:
+        payload = json.loads(body)
+        out.append((payload["type"].rsplit(".", 1)[-1], payload["data"]["stage"]))
+    return out
 
 
 def _wait_for_group_coordinator(settings: Settings) -> None:
@@ -84,7 +95,7 @@ class Demo:
             "WATCHKEEPER_PARTITIONS": "2",
             "WATCHKEEPER_POLICY_OVERRIDES": str(DEMO_POLICY),
             "WATCHKEEPER_RECOVERY_DELAY_SECONDS": "0.2",
-            "WATCHKEEPER_WEB_PORT": str(free_port()),
+            "WATCHKEEPER_WEB_PORT": os.environ.get("WATCHKEEPER_WEB_PORT") or str(free_port()),
             "WATCHKEEPER_DATA_DIR": f"/tmp/watchkeeper/{run}",
         }
         receiver = Receiver(on_post=_heard)
@@ -96,12 +107,14 @@ class Demo:
         return cls(env, Settings.from_env(env), receiver, console_url, console_token)
 
     def breached(self) -> bool:
-        first = any(a["case"] == "CR-DEMO-1" and a["stage"] == "breach" for a in self.seen)
-        return first and len(self.receiver.received) >= 2
+        """The breach is raised and its page delivered, and the warning's page resolved."""
+        actions = _actions(self.receiver)
+        return ("trigger", "breach") in actions and ("resolve", "warning") in actions
 
     def verdict(self) -> int:
-        breaches = [a for a in self.seen if a["stage"] == "breach"]
-        warnings = [a for a in self.seen if a["stage"] == "warning"]
+        raised = [a for a in self.seen if a["status"] == "firing"]
+        breaches = [a for a in raised if a["stage"] == "breach"]
+        warnings = [a for a in raised if a["stage"] == "warning"]
         wrong = [a for a in self.seen if a["case"] == "CR-DEMO-2"]
         if not breaches or wrong:
             say(
@@ -109,9 +122,11 @@ class Demo:
                 f"{len(wrong)} alert(s) for CR-DEMO-2"
             )
             return 1
+        actions = _actions(self.receiver)
+        pages, resolves = actions.count(("trigger", "warning")) + actions.count(("trigger", "breach")), len(actions)
         say(
-            f"done: {len(warnings)} warning and {len(breaches)} breach for CR-DEMO-1, none for CR-DEMO-2; "
-            f"{len(self.receiver.received)} webhook deliveries"
+            f"done: {len(warnings)} warning and {len(breaches)} breach for CR-DEMO-1 (the warning gave way to the "
+            f"breach), none for CR-DEMO-2; webhook: {pages} pages, {resolves - pages} resolved"
         )
         return 0
 
@@ -144,6 +159,8 @@ def play(demo: Demo, worker: subprocess.Popen[bytes], timeout_s: float) -> int:
             send(subject, "custody.appropriate_adult.requested")
         say("CR-DEMO-1 (15) and CR-DEMO-2 (16) detained at SUITE-NORTH; an appropriate adult requested for both")
         say(f"console: open {demo.console_url} and sign in with the token {demo.console_token}")
+        if not os.environ.get("WATCHKEEPER_WEB_PORT"):
+            say("(the console's port was free and picked for this run: set WATCHKEEPER_WEB_PORT to choose it)")
         deadline, aa_arrives = time.monotonic() + timeout_s, time.monotonic() + 5
         while time.monotonic() < deadline and not demo.breached():
             if aa_arrives and time.monotonic() >= aa_arrives:

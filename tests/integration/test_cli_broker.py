@@ -128,4 +128,5 @@ def test_the_readme_demo_shows_a_warning_and_a_breach_within_a_minute(bootstrap:
     assert any(line.startswith("WARNING medium | custody.appropriate_adult.arrival") for line in lines)
     assert any(line.startswith("BREACH high | custody.appropriate_adult.arrival") for line in lines)
     assert not any("case CR-DEMO-2" in line for line in lines if line.startswith(("WARNING", "BREACH")))
-    assert "2 webhook deliveries" in result.stdout
+    assert "webhook: 2 pages, 1 resolved" in result.stdout, "the warning's page, the breach's, the warning resolved"
+    assert any(line.startswith("webhook | received resolve (superseded) warning") for line in lines)
