@@ -47,8 +47,12 @@ def test_binary_mode_from_the_sdk_raises_the_same_alerts_and_refuses_with_a_reas
     produce(d, sdk("CR-BINARY", "custody.appropriate_adult.requested", None, 2))
     produce(d, sdk("CR-BINARY-BAD", "custody.appropriate_adult.requested", None, 1), **{"content-type": b"text/csv"})
 
-    alerts = d.read("alerts", until=lambda r: any(a["stage"] == "breach" for a in r), timeout=60)
+    alerts = d.read("alerts", until=lambda r: any(a["status"] == "superseded" for a in r), timeout=60, settle=1)
     arrival = [a for a in alerts if a["rule_id"] == "custody.appropriate_adult.arrival" and a["case"] == "CR-BINARY"]
-    assert [a["stage"] for a in arrival] == ["warning", "breach"]
+    assert [(a["stage"], a["status"]) for a in arrival] == [
+        ("warning", "firing"),
+        ("breach", "firing"),
+        ("warning", "superseded"),
+    ]
     letters = d.read("deadletter", until=lambda r: len(r) >= 1, timeout=30)
     assert [r["reason"] for r in letters] == ["unsupported_content_type"]
