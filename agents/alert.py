@@ -74,6 +74,10 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     it means nothing: an immediate rule, a retraction, a closing."""
     target: str
     """The rule's target in words: ``2h``, ``before the next school day starts (08:45)``, …"""
+    ended_at: dt.datetime | None = None
+    """For a message that ends an alert: when what ended it happened (the action recorded, the
+    clock's end, the later stage that superseded it); None for a retraction, which says it
+    never happened, and for open alerts."""
     hindsight: bool = False
     """Raised well after the stage passed: records arrived late, or the monitor was not running."""
     hindsight_reason: str | None = None

@@ -47,6 +47,10 @@ class _Receiver(msgspec.Struct, forbid_unknown_fields=True):
     """Whether pages carry a one-click acknowledgement link. Default: yes for people's channels
     (generic, Slack, Teams); no for machine receivers (PagerDuty, Alertmanager), whose stored
     alerts others can read: they link to the console's case page, behind sign-in."""
+    resend: str = "1m"
+    """Alertmanager receivers: how often an open alert is sent again. Alertmanager resolves an
+    alert it has not heard of by its ``endsAt`` (set to four of these ahead), as its clients
+    are expected to re-send what is still firing."""
 
 
 class _Tier(msgspec.Struct, forbid_unknown_fields=True):
@@ -131,6 +135,8 @@ class Receiver:
     secrets: tuple[str, ...] = ()
     routing_key: str | None = None
     ack_links: bool = True
+    resend: dt.timedelta | None = None
+    """Alertmanager receivers only: how often an open alert is sent again."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,12 @@ class NotifyConfig:
     def receivers_for(self, role: str) -> tuple[Receiver, ...]:
         return tuple(self.receivers[name] for name in self.roles.get(role, ()))
 
+    def resend_for(self, policy: EscalationPolicy) -> dt.timedelta | None:
+        """How often an alert escalated by ``policy`` must be sent again: the shortest ``resend``
+        of the Alertmanager receivers its roles reach, or None if they reach none."""
+        every = [r.resend for t in policy.tiers for r in self.receivers_for(t.role) if r.resend is not None]
+        return min(every, default=None)
+
 
 def _secret(value: str, where: str, environ: Mapping[str, str]) -> str:
     if value.startswith("env:"):
@@ -282,7 +294,10 @@ def _receivers(file: _File, at: str, environ: Mapping[str, str]) -> dict[str, Re
         secrets = tuple(_secret(s, f"{where}.secrets'", environ) for s in r.secrets)
         routing_key = _secret(r.routing_key, f"{where}.routing_key'", environ) if r.routing_key else None
         links = r.ack_links if r.ack_links is not None else r.format not in MACHINE_FORMATS
-        receivers[name] = Receiver(name, r.url, r.format, secrets, routing_key, links)
+        resend = _duration(r.resend, f"{where}.resend'") if r.format == "alertmanager" else None
+        if resend is not None and resend < dt.timedelta(seconds=1):
+            raise ConfigError(f"{where}.resend': at least 1s")
+        receivers[name] = Receiver(name, r.url, r.format, secrets, routing_key, links, resend)
     for role, names in file.roles.items():
         for name in names:
             if name not in receivers:

@@ -98,6 +98,9 @@ class Notification(msgspec.Struct, frozen=True):
     action: Action
     state: State
     alert: Alert
+    refresh: bool = False
+    """Sent again to keep an open page open where the receiver expires what it stops hearing
+    about (Alertmanager): only such receivers get it (alerts/messages.py)."""
 
 
 class AlertRecord(msgspec.Struct):
@@ -129,6 +132,10 @@ class AlertRecord(msgspec.Struct):
     """When a silence last released it: an ack timeout counts from here if the ack was earlier."""
     releases: int = 0
     """How many times a silence has released it (names the re-notifications)."""
+    resend: float | None = None
+    """Seconds between re-sends to Alertmanager receivers of the paged roles, while it is open."""
+    resent_at: dt.datetime | None = None
+    resends: int = 0
 
 
 RECORD_ENCODER: Final = msgspec.msgpack.Encoder()
@@ -162,6 +169,8 @@ def on_alert(
         route = config.matching(alert.rule_id, alert.severity, alert.area)
         escalation = EscalationSnapshot.of(config.policies[route.policy])
         record = AlertRecord(alert=alert, state="raised", escalation=escalation, raised_at=now)
+        resend = config.resend_for(config.policies[route.policy])
+        record.resend = resend.total_seconds() if resend is not None else None
         record.historical = now - alert.stage_at > route.horizon
         _transition(record, out, "raised", now, "watchkeeper", _raised(record, route.horizon, now))
         _escalate_or_hold(record, out, now, silence)
@@ -170,7 +179,7 @@ def on_alert(
     if alert.status in _CLOSING:
         if record.state not in CLOSED:
             _transition(record, out, _CLOSING[alert.status], now, "watchkeeper", alert.reason)
-            _tell_paged(record, out, "resolve", f"close-{alert.revision}")  # never held: it ends pages
+            _tell_paged(record, out, "resolve", f"close-{alert.revision}", now)  # never held: it ends pages
             _forget_hold(record)
         return record, out
     if alert.status == "firing" and record.state in CLOSED:  # raised again after a retraction
@@ -180,7 +189,7 @@ def on_alert(
         _escalate_or_hold(record, out, now, silence)
         return record, out
     if record.state not in CLOSED and not _held(record, out, now, silence):
-        _tell_paged(record, out, "trigger", f"update-{alert.revision}")  # the deadline moved: the paged hear it
+        _tell_paged(record, out, "trigger", f"update-{alert.revision}", now)  # the deadline moved: the paged hear it
     return record, out
 
 
@@ -193,7 +202,7 @@ def on_ack(record: AlertRecord, user: str, now: dt.datetime, how: str) -> tuple[
         return False, f"already acknowledged by {record.acked_by}", out
     record.acked_by, record.acked_at = user, now
     _transition(record, out, "acknowledged", now, user, f"acknowledged ({how}); the legal clock keeps running")
-    _tell_paged(record, out, "acknowledge", f"ack-{record.ack_round}")
+    _tell_paged(record, out, "acknowledge", f"ack-{record.ack_round}", now)
     return True, "acknowledged", out
 
 
@@ -209,7 +218,8 @@ def on_tick(record: AlertRecord, now: dt.datetime, silences: Silences | None = N
     elif silence is not None and not record.historical:
         unchanged = silence.silence_id == record.held_by and silence.until == record.held_until
         _held(record, out, now, silence)
-        out.write = not unchanged
+        _resend(record, out, now)  # a page already open stays open: the silence holds new pages only
+        out.write = not unchanged or bool(out.notifications)
         return out
     expires = _ack_expires(record)
     if expires is not None and now >= expires:
@@ -217,8 +227,9 @@ def on_tick(record: AlertRecord, now: dt.datetime, silences: Silences | None = N
         record.ack_round += 1
         _transition(record, out, "raised", now, "watchkeeper", reason)
         record.acked_by = record.acked_at = None
-        _tell_paged(record, out, "trigger", f"ack-timeout-{record.ack_round}")
+        _tell_paged(record, out, "trigger", f"ack-timeout-{record.ack_round}", now)
     _escalate(record, out, now)
+    _resend(record, out, now)
     out.write = bool(out.notifications or out.transitions)  # a look that changed nothing writes nothing
     return out
 
@@ -229,9 +240,9 @@ def next_due(record: AlertRecord) -> dt.datetime | None:
     if record.state in CLOSED:
         return None
     if record.held_until is not None and record.held_checked is not None:
-        return min(record.held_until, record.held_checked + HOLD_RECHECK)
+        return min(record.held_until, record.held_checked + HOLD_RECHECK, *_resend_due(record))
     expires = _ack_expires(record)
-    times = [expires] if expires is not None else []
+    times = [expires, *_resend_due(record)] if expires is not None else _resend_due(record)
     if _escalating(record):
         pending = [s for s in record.escalation.steps if s.key not in record.done]
         if pending:
@@ -257,6 +268,25 @@ def _raised(record: AlertRecord, horizon: dt.timedelta, now: dt.datetime) -> str
     return f"{said}; historical: raised {late} after it passed (the route pages within {within}), so nobody is paged"
 
 
+def _resend_due(record: AlertRecord) -> list[dt.datetime]:
+    if record.resend is None or record.resent_at is None or not record.paged_roles or record.state in CLOSED:
+        return []
+    return [record.resent_at + dt.timedelta(seconds=record.resend)]
+
+
+def _resend(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
+    """Keep an open page open where the receiver forgets what it stops hearing about."""
+    if out.notifications:
+        return  # something was just sent to the paged: that was the re-send
+    due = _resend_due(record)
+    if due and now >= due[0]:
+        record.resends += 1
+        for role in record.paged_roles:
+            key = f"{record.alert.alert_id}.resend-{record.resends}"
+            out.notifications.append(Notification(key, role, "trigger", record.state, record.alert, refresh=True))
+        record.resent_at = now
+
+
 def _escalating(record: AlertRecord) -> bool:
     if record.historical:
         return False
@@ -270,6 +300,7 @@ def _escalate(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
         if step.key in record.done or record.raised_at + dt.timedelta(seconds=step.offset + record.paused) > now:
             continue
         record.done.append(step.key)
+        record.resent_at = now
         if step.role not in record.paged_roles:
             record.paged_roles.append(step.role)
         out.notifications.append(
@@ -277,7 +308,9 @@ def _escalate(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
         )
 
 
-def _tell_paged(record: AlertRecord, out: Changes, action: Action, key: str) -> None:
+def _tell_paged(record: AlertRecord, out: Changes, action: Action, key: str, now: dt.datetime) -> None:
+    if action == "trigger" and record.paged_roles:
+        record.resent_at = now
     for role in record.paged_roles:
         out.notifications.append(
             Notification(f"{record.alert.alert_id}.{key}", role, action, record.state, record.alert)
@@ -333,7 +366,7 @@ def _release(record: AlertRecord, out: Changes, now: dt.datetime) -> None:
     _forget_hold(record)
     reason = f"notifications released: silence {silence_id[:8]} no longer holds it, after {format_duration(held)}"
     _transition(record, out, record.state, now, "watchkeeper", reason, "released", silence_id)
-    _tell_paged(record, out, "trigger", f"release-{record.releases}")
+    _tell_paged(record, out, "trigger", f"release-{record.releases}", now)
 
 
 def _forget_hold(record: AlertRecord) -> None:

@@ -77,9 +77,11 @@ def links_for(config: NotifyConfig, alert: Alert, role: str, receiver: Receiver,
 
 
 def jobs_for(config: NotifyConfig, changes: Changes) -> Iterator[Job]:
-    """One job per receiver of each notified role."""
+    """One job per receiver of each notified role (a re-send: only to receivers that need one)."""
     for note in changes.notifications:
         for receiver in config.receivers_for(note.role):
+            if note.refresh and receiver.resend is None:
+                continue  # a re-send keeps Alertmanager's copy alive; a person's channel hears once
             webhook_id = f"{note.delivery_key}.{receiver.name}"
             links = links_for(config, note.alert, note.role, receiver, webhook_id) if note.action == "trigger" else {}
             yield Job(webhook_id, receiver.name, note.action, note.state, note.alert, links)

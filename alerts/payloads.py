@@ -42,6 +42,7 @@ ALLOWED: Final = (
     "deadline",
     "stage_at",
     "raised_at",
+    "ended_at",
     "overdue_seconds",
     "target",
     "hindsight",
@@ -72,6 +73,7 @@ def redact(alert: Alert, state: State, links: dict[str, str]) -> dict[str, Any]:
 
 
 def summary(alert: Alert, state: State) -> str:
+    """The state leads, so a page says what it is now: ``[RAISED breach high]``, then ``[CLOSED breach high]``."""
     where = f" at {alert.area}" if alert.area else ""
     return f"[{state.upper()} {alert.stage} {alert.severity}] {alert.rule_title}: case {alert.case}{where}"
 
@@ -103,7 +105,7 @@ def render(
         case "pagerduty":
             payload = _pagerduty(receiver, alert, state, action, redacted, links)
         case "alertmanager":
-            payload = [_alertmanager(alert, state, action, links, now)]
+            payload = [_alertmanager(receiver, alert, state, action, links, now)]
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {"content-type": "application/json", "webhook-id": webhook_id}
     if receiver.secrets:
@@ -154,15 +156,32 @@ def _pagerduty(
     if where := ack or links.get("console"):
         text = "Acknowledge in Watchkeeper" if ack else "Open the case in the Watchkeeper console"
         payload["links"] = [{"href": where, "text": text}]
+    if console := links.get("console"):  # PagerDuty's "View in Watchkeeper" on the incident
+        payload["client"], payload["client_url"] = "Watchkeeper", console
     return payload
 
 
+AM_SEVERITY: Final[dict[str, str]] = {
+    "critical": "critical",
+    "high": "critical",
+    "medium": "warning",
+    "low": "info",
+    "info": "info",
+}
+"""Prometheus's severities, which Alertmanager routes are written for: a high or critical breach
+pages (critical), a medium one is a warning. Watchkeeper's own is the ``watchkeeper_severity`` label."""
+RESENDS_AHEAD: Final = 4
+"""An open alert's ``endsAt`` is this many re-sends ahead: three may be lost before it lapses."""
+
+
 def _alertmanager(
-    alert: Alert, state: State, action: Action, links: dict[str, str], now: dt.datetime
+    receiver: Receiver, alert: Alert, state: State, action: Action, links: dict[str, str], now: dt.datetime
 ) -> dict[str, Any]:
-    """One alert for the Alertmanager v2 API; a resolve ends it (``endsAt``)."""
-    labels = {"alertname": alert.rule_id, "alert_id": alert.alert_id, "severity": alert.severity}
-    labels |= {"stage": alert.stage, "case": alert.case, "domain": alert.domain}
+    """One alert for the Alertmanager v2 API. Alertmanager's clients re-send what still fires:
+    an open alert's ``endsAt`` is a few re-sends ahead (the dispatcher re-sends it every
+    ``resend``), and a resolve ends it at the time the alert ended, not when it was delivered."""
+    labels = {"alertname": alert.rule_id, "alert_id": alert.alert_id, "severity": AM_SEVERITY[alert.severity]}
+    labels |= {"watchkeeper_severity": alert.severity, "stage": alert.stage, "case": alert.case, "domain": alert.domain}
     if alert.area:
         labels["area"] = alert.area
     entry: dict[str, Any] = {
@@ -178,7 +197,9 @@ def _alertmanager(
     if where := links.get("acknowledge") or links.get("console"):
         entry["generatorURL"] = where
     if action == "resolve":
-        entry["endsAt"] = now.isoformat()
+        entry["endsAt"] = min(alert.ended_at or now, now).isoformat()
+    else:
+        entry["endsAt"] = (now + RESENDS_AHEAD * (receiver.resend or dt.timedelta(minutes=1))).isoformat()
     return entry
 
 

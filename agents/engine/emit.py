@@ -130,7 +130,7 @@ class _Emission:
             if sent is None or sent.status != "superseded" or not said(sent) or not stage.fired:
                 continue
             if not self._later_stands(cycle, stage) and (closed := self._closing(rule, clock, cycle)) is not None:
-                self.say(rule, stage.alert_id, _context(rule, clock, cycle, stage), closed[0], closed[1])
+                self.say(rule, stage.alert_id, _context(rule, clock, cycle, stage), *closed)
 
     def _later_stands(self, cycle: Cycle, stage: Stage) -> bool:
         return any(said(self.state.ledger.get(s.alert_id)) for s in cycle.stages if s.offset > stage.offset)
@@ -152,7 +152,8 @@ class _Emission:
         for stage in cycle.stages:
             if stage.offset < latest.offset and self._status(stage) in OPEN:
                 superseded = wording.superseded_reason(latest.name, self.now, self.zone)
-                self.say(rule, stage.alert_id, _context(rule, clock, cycle, stage), "superseded", superseded)
+                context = _context(rule, clock, cycle, stage)
+                self.say(rule, stage.alert_id, context, "superseded", superseded, ended_at=latest.at)
 
     def _follow_up(
         self, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, sent: LedgerEntry, *, live: bool
@@ -167,12 +168,14 @@ class _Emission:
         elif not live:
             closed = self._closing(rule, clock, cycle)
             if closed is not None:
-                self.say(rule, stage.alert_id, context, closed[0], closed[1])
+                self.say(rule, stage.alert_id, context, *closed)
         elif sent.deadline != cycle.due and clock.status == "running":
             reason = wording.moved_reason(self.state, sent.deadline, cycle.due, self.trigger, self.zone)
             self.say(rule, stage.alert_id, context, "updated", reason)
 
-    def _closing(self, rule: Rule, clock: Clock, cycle: Cycle) -> tuple[AlertStatus, str] | None:
+    def _closing(
+        self, rule: Rule, clock: Clock, cycle: Cycle
+    ) -> tuple[AlertStatus, str, str | None, dt.datetime] | None:
         """How an open alert of a deadline that is no longer live closes.
 
         A deadline that was breached stays breached: its alerts close as ``closed`` and say how
@@ -195,7 +198,7 @@ class _Emission:
                 return None
             ending = "action" if event.type in {s.type for s in rule.required} else "ended"
         reason = wording.closing_reason(self.state, rule, clock, cycle, ending, event, breached, self.zone)
-        return ("closed" if breached else _CLEARED_BY[ending]), reason
+        return ("closed" if breached else _CLEARED_BY[ending]), reason, None, event.time if event else self.now
 
     def say(
         self,
@@ -205,6 +208,7 @@ class _Emission:
         status: AlertStatus,
         reason: str,
         hindsight: str | None = None,
+        ended_at: dt.datetime | None = None,
     ) -> None:
         """Build the alert and record it in the ledger with the next revision."""
         state, now = self.state, self.now
@@ -242,6 +246,7 @@ class _Emission:
                 # (nothing was due), a retraction (nothing was breached) or a closing.
                 overdue_seconds=round((now - deadline).total_seconds(), 3) if open_now and not immediate else None,
                 target="immediate" if immediate else rule.describe_target(),
+                ended_at=ended_at,
                 hindsight=hindsight is not None,
                 hindsight_reason=hindsight,
                 reason=reason,

@@ -166,3 +166,44 @@ def test_a_warning_superseded_by_its_breach_stops_paging_and_is_resolved_where_i
     assert next_due(warning) is None, "it escalates no further: the breach carries the deadline on"
     ok, why, _ = on_ack(warning, "sgt-1", RAISED + 2 * M, "console")
     assert not ok and why == "already superseded"
+
+
+AM_CONFIG = """
+receivers:
+  am: {url: "http://127.0.0.1:9/api/v2/alerts", format: alertmanager, resend: 1m}
+  chat: {url: "http://127.0.0.1:9/chat", format: slack}
+roles:
+  duty_inspector: [am, chat]
+policies:
+  p: {tiers: [{role: duty_inspector}]}
+routes:
+  - {policy: p}
+"""
+
+
+def test_an_open_alert_is_sent_again_to_alertmanager_only_until_it_ends(tmp_path: Path) -> None:
+    """Alertmanager forgets an alert it stops hearing about: its clients re-send what still fires."""
+    from alerts.messages import jobs_for
+
+    config = ladder_config(tmp_path, AM_CONFIG)
+    record, first = on_alert(None, alert(), config, RAISED)
+    assert record is not None and [j.receiver for j in jobs_for(config, first)] == ["am", "chat"]
+    assert next_due(record) == RAISED + M
+    again = on_tick(record, RAISED + M)
+    assert [(n.refresh, n.action) for n in again.notifications] == [(True, "trigger")]
+    assert [j.receiver for j in jobs_for(config, again)] == ["am"], "a person's channel hears once"
+    assert next_due(record) == RAISED + 2 * M
+    _, closing = on_alert(record, alert("satisfied", revision=2), config, RAISED + 90 * dt.timedelta(seconds=1))
+    assert [j.receiver for j in jobs_for(config, closing)] == ["am", "chat"] and next_due(record) is None
+
+
+def test_a_page_already_open_is_kept_open_through_a_silence(tmp_path: Path) -> None:
+    from alerts.silence import SilenceRequest, Silences, new_silence
+
+    config = ladder_config(tmp_path, AM_CONFIG)
+    record, _ = on_alert(None, alert(), config, RAISED)
+    assert record is not None
+    silences = Silences()
+    silences.apply(new_silence(SilenceRequest("outage", areas=("SUITE-A",), duration="1h"), "admin", RAISED, "a" * 32))
+    held = on_tick(record, RAISED + M, silences)
+    assert record.held_by == "a" * 32 and [n.refresh for n in held.notifications] == [True]

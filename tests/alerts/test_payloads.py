@@ -76,3 +76,28 @@ def test_pagerduty_follows_the_lifecycle_with_the_alert_id_as_dedup_key(action: 
 def test_alertmanager_resolve_sets_ends_at(tmp_path: Path) -> None:
     body, _ = render(Receiver("am", "http://x/", "alertmanager"), "id", alert(), "resolved", "resolve", {}, NOW)
     assert json.loads(body)[0]["endsAt"] == NOW.isoformat()
+
+
+def test_alertmanager_gets_prometheus_severities_an_ends_at_ahead_while_open_and_the_end_time_when_over() -> None:
+    am = Receiver("am", "http://127.0.0.1:9/api/v2/alerts", "alertmanager", resend=dt.timedelta(seconds=30))
+    body, _ = render(am, "a1.r0t0.am", alert(severity="high"), "raised", "trigger", {}, NOW)
+    (entry,) = json.loads(body)
+    assert entry["labels"]["severity"] == "critical" and entry["labels"]["watchkeeper_severity"] == "high"
+    assert dt.datetime.fromisoformat(entry["endsAt"]) == NOW + dt.timedelta(minutes=2), "four re-sends ahead"
+    assert entry["annotations"]["summary"].startswith("[RAISED breach high]")
+    satisfied_at = NOW - dt.timedelta(minutes=7)
+    over = alert("satisfied", revision=2, ended_at=satisfied_at)
+    body, _ = render(am, "a1.close-2.am", over, "satisfied", "resolve", {}, NOW)
+    (entry,) = json.loads(body)
+    assert dt.datetime.fromisoformat(entry["endsAt"]) == satisfied_at, "when it ended, not when it was delivered"
+    assert entry["annotations"]["summary"].startswith("[SATISFIED breach high]")
+    medium, _ = render(am, "w.r0t0.am", alert(severity="medium", stage="warning"), "raised", "trigger", {}, NOW)
+    assert json.loads(medium)[0]["labels"]["severity"] == "warning"
+
+
+def test_pagerduty_links_the_incident_to_the_console_case() -> None:
+    pd = Receiver("pd", "http://127.0.0.1:9/", "pagerduty", routing_key="R")
+    console = {"console": "https://wk.example/console#case/CR-1"}
+    body, _ = render(pd, "a1.r0t0.pd", alert(), "raised", "trigger", console, NOW)
+    event = json.loads(body)
+    assert event["client"] == "Watchkeeper" and event["client_url"] == console["console"]
