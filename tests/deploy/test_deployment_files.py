@@ -11,20 +11,31 @@ from tests.conftest import REPO
 DEPLOY = REPO / "deploy"
 
 
-def test_the_kubernetes_prometheus_rule_matches_the_promtool_tested_rules() -> None:
-    tested = {
-        r["alert"]: r["expr"]
-        for g in yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())["groups"]
-        for r in g["rules"]
-    }
+def test_the_kubernetes_prometheus_rule_is_the_promtool_tested_rules() -> None:
+    tested = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())["groups"]
     docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "watchkeeper.yaml").read_text()))
     kinds = {d["kind"] for d in docs}
     assert {"StatefulSet", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} <= kinds
     rule = next(d for d in docs if d["kind"] == "PrometheusRule")
-    for r in rule["spec"]["groups"][0]["rules"]:
-        assert tested[r["alert"]] == r["expr"], r["alert"]
+    assert rule["spec"]["groups"] == tested, "copy deploy/prometheus/rules.yml's groups into the PrometheusRule"
+    alerts = {r["alert"]: r for r in tested[0]["rules"]}
+    assert "WatchkeeperAbsent" in alerts
+    for name, r in alerts.items():
+        assert {"summary", "description", "runbook_url", "action"} <= set(r["annotations"]), name
+        anchor = r["annotations"]["runbook_url"].split("#")[1]
+        assert f"### {name}" in (REPO / "docs" / "operations.md").read_text() and anchor == name.lower()
     statefulset = next(d for d in docs if d["kind"] == "StatefulSet")
     assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"  # RocksDB on a volume
+
+
+def test_the_service_monitor_scrapes_each_pod_once() -> None:
+    """Selecting both Services scraped every pod twice: every sum on the dashboards doubled."""
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "watchkeeper.yaml").read_text()))
+    wanted = next(d for d in docs if d["kind"] == "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+    services = [d for d in docs if d["kind"] == "Service"]
+    chosen = [s["metadata"]["name"] for s in services if wanted.items() <= s["metadata"]["labels"].items()]
+    assert chosen == ["watchkeeper-workers"]
+    assert next(s for s in services if s["metadata"]["name"] == "watchkeeper-workers")["spec"]["clusterIP"] == "None"
 
 
 def test_compose_has_kafka_two_workers_prometheus_and_grafana_with_existing_files() -> None:
