@@ -6,9 +6,13 @@ integration test runs every panel's query against a real Prometheus scraping a r
 A development tool: grafana-foundation-sdk is a dev dependency, and the JSON is committed,
 so an installed Watchkeeper neither needs nor ships this module.
 
-Figures from the ``watchkeeper_board`` gauge and the consumer lag are cluster-wide and
-reported by every worker, so panels take ``max``; counters and histograms are per worker,
-so panels ``sum`` them.
+Figures of what is open now (``watchkeeper_open_alerts``, ``watchkeeper_children_in_custody``
+…) and the consumer lag are cluster-wide and reported by every worker, so panels take
+``max``; counters and histograms are per worker, so panels ``sum`` them.
+
+Every dashboard has two variables: the Prometheus data source (no uid is written into a
+dashboard: a force's Grafana names its own) and the area or custody suite, which panels
+that have an area label follow.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
+from grafana_foundation_sdk.builders.dashboard import Dashboard, DatasourceVariable, QueryVariable, Row
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.builders.stat import Panel as Stat
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
@@ -26,7 +30,9 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 OUT: Final = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "dashboards"
-PROMETHEUS: Final = DataSourceRef(type_val="prometheus", uid="prometheus")
+PROMETHEUS: Final = DataSourceRef(type_val="prometheus", uid="${datasource}")
+ALL_AREAS: Final = ".*"
+"""What the area variable's "All" sends: queries() puts it in for the Prometheus test."""
 
 Panel = tuple[str, str, str, str, str]
 """(kind, title, unit, PromQL, legend)."""
@@ -39,35 +45,35 @@ CUSTODY_MANAGER: Final[list[tuple[str, list[Panel]]]] = [
                 "stat",
                 "Children in custody",
                 "none",
-                'sum(max by (key) (watchkeeper_board{measure="children_in_custody"}))',
+                'sum(max by (area) (watchkeeper_children_in_custody{area=~"$area"}))',
                 "",
             ),
             (
                 "timeseries",
                 "Children in custody by suite",
                 "none",
-                'max by (key) (watchkeeper_board{measure="children_in_custody"})',
-                "{{key}}",
+                'max by (area) (watchkeeper_children_in_custody{area=~"$area"})',
+                "{{area}}",
             ),
             (
                 "stat",
                 "Police protection active",
                 "none",
-                'max(watchkeeper_board{measure="police_protection_active"})',
+                "max(watchkeeper_children_in_police_protection)",
                 "",
             ),
             (
                 "stat",
                 "High-risk missing children open",
                 "none",
-                'max(watchkeeper_board{measure="high_risk_missing_open"})',
+                "max(watchkeeper_high_risk_missing_children)",
                 "",
             ),
             (
                 "stat",
                 "Child protection investigations open",
                 "none",
-                'sum(max by (key) (watchkeeper_board{measure="child_protection_investigations_open"}))',
+                'sum(max by (area) (watchkeeper_child_protection_investigations_open{area=~"$area"}))',
                 "",
             ),
         ],
@@ -79,8 +85,8 @@ CUSTODY_MANAGER: Final[list[tuple[str, list[Panel]]]] = [
                 "timeseries",
                 "Child protection investigations open by area",
                 "none",
-                'max by (key) (watchkeeper_board{measure="child_protection_investigations_open"})',
-                "{{key}}",
+                'max by (area) (watchkeeper_child_protection_investigations_open{area=~"$area"})',
+                "{{area}}",
             ),
             (
                 "timeseries",
@@ -176,7 +182,8 @@ CUSTODY_MANAGER: Final[list[tuple[str, list[Panel]]]] = [
                 "timeseries",
                 "Breaches by suite or area",
                 "none",
-                'sum by (area) (increase(watchkeeper_alerts_total{stage="breach", status="firing"}[1h]))',
+                'sum by (area) (increase(watchkeeper_alerts_total{stage="breach", status="firing", '
+                'area=~"$area"}[1h]))',
                 "{{area}}",
             ),
         ],
@@ -187,7 +194,7 @@ DUTY_OVERVIEW: Final[list[tuple[str, list[Panel]]]] = [
     (
         "Now",
         [
-            ("stat", "Open alerts", "none", 'sum(max by (key) (watchkeeper_board{measure="open_alerts"}))', ""),
+            ("stat", "Open alerts", "none", "sum(max by (severity) (watchkeeper_open_alerts))", ""),
             (
                 "stat",
                 "Active silences (pages held)",
@@ -199,15 +206,15 @@ DUTY_OVERVIEW: Final[list[tuple[str, list[Panel]]]] = [
                 "timeseries",
                 "Open alerts by severity",
                 "none",
-                'max by (key) (watchkeeper_board{measure="open_alerts"})',
-                "{{key}}",
+                "max by (severity) (watchkeeper_open_alerts)",
+                "{{severity}}",
             ),
             (
                 "timeseries",
                 "Running clocks by rule",
                 "none",
-                'max by (key) (watchkeeper_board{measure="open_clocks"})',
-                "{{key}}",
+                "max by (rule) (watchkeeper_open_clocks)",
+                "{{rule}}",
             ),
         ],
     ),
@@ -353,6 +360,18 @@ def _panel(kind: str, title: str, unit: str, expr: str, legend: str) -> Any:
 def build(uid: str) -> Dashboard:
     title, rows = DASHBOARDS[uid]
     dashboard = Dashboard(title).uid(f"watchkeeper-{uid}").tags(["watchkeeper"]).refresh("30s").time("now-24h", "now")
+    dashboard = dashboard.timezone("Europe/London")  # people read London time, wherever the browser is
+    dashboard = dashboard.with_variable(DatasourceVariable("datasource").label("Data source").type("prometheus"))
+    areas = (
+        QueryVariable("area")
+        .label("Area or suite")
+        .datasource(PROMETHEUS)
+        .query("label_values(watchkeeper_alerts_total, area)")
+        .multi(True)
+        .include_all(True)
+        .all_value(ALL_AREAS)
+    )
+    dashboard = dashboard.with_variable(areas)
     for row, panels in rows:
         dashboard = dashboard.with_row(Row(row))
         for panel in panels:
@@ -366,8 +385,13 @@ def render_all() -> dict[str, str]:
 
 
 def queries() -> list[tuple[str, str, str]]:
-    """(dashboard, panel title, PromQL) of every panel."""
-    return [(uid, p[1], p[3]) for uid, (_, rows) in DASHBOARDS.items() for _, panels in rows for p in panels]
+    """(dashboard, panel title, PromQL) of every panel, as Grafana sends it with "All" areas."""
+    return [
+        (uid, p[1], p[3].replace("$area", ALL_AREAS))
+        for uid, (_, rows) in DASHBOARDS.items()
+        for _, panels in rows
+        for p in panels
+    ]
 
 
 def write_all(out: Path = OUT) -> list[str]:

@@ -15,6 +15,7 @@ from agents.measures import Observation
 
 HOURS: Final = (900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 18 * 3600, 24 * 3600, 36 * 3600, 72 * 3600)
 AREA_LIMIT: Final = 200
+UNLABELLED_NOW: Final = frozenset({"children_in_police_protection", "high_risk_missing_children"})
 
 
 class Metrics:
@@ -67,12 +68,25 @@ class Metrics:
             "missed review.",
             "reason",
         )
-        self.board = gauge(
-            "board",
-            "What is open now, cluster-wide (every worker reads all changelogs: use max, not sum).",
-            "measure",
-            "key",
-        )
+        # What is open now, cluster-wide: every worker reads all changelogs, so use max, not sum.
+        self.now: dict[str, Gauge] = {
+            "open_alerts": gauge("open_alerts", "Open alerts now, by severity (cluster-wide: use max).", "severity"),
+            "open_clocks": gauge("open_clocks", "Running clocks now, by rule (cluster-wide: use max).", "rule"),
+            "children_in_custody": gauge(
+                "children_in_custody", "Children in custody now, by custody suite (cluster-wide: use max).", "area"
+            ),
+            "children_in_police_protection": gauge(
+                "children_in_police_protection", "Children in police protection now (cluster-wide: use max)."
+            ),
+            "high_risk_missing_children": gauge(
+                "high_risk_missing_children", "Children missing at high risk now (cluster-wide: use max)."
+            ),
+            "child_protection_investigations_open": gauge(
+                "child_protection_investigations_open",
+                "Open child protection investigations, by area (cluster-wide: use max).",
+                "area",
+            ),
+        }
         # ------------------------------------------------------------ alerts out
         self.transitions = counter("alert_transitions", "Alert lifecycle transitions, by the state entered.", "state")
         self.historical = counter(
@@ -159,6 +173,14 @@ class Metrics:
 
     def _histogram(self, name: str, doc: str) -> Histogram:
         return Histogram(f"watchkeeper_{name}", doc, buckets=HOURS, registry=self.registry)
+
+    def reset_now(self) -> None:
+        """Before the figures of now are set again: a label no longer seen must not linger."""
+        for measure, gauge in self.now.items():
+            if measure in UNLABELLED_NOW:
+                gauge.set(0)
+            else:
+                gauge.clear()
 
     # ------------------------------------------------------------ helpers on hot paths
     def event_counter(self, domain: str, outcome: str) -> Counter:

@@ -296,7 +296,8 @@ class Board:
 
 
 def measures(board: Board) -> list[tuple[str, str, int]]:
-    """(measure, key, value) for the ``watchkeeper_board`` gauge: what is open now, cluster-wide."""
+    """(measure, key, value) of what is open now, cluster-wide: each measure is its own gauge,
+    ``watchkeeper_<measure>`` (worker/metrics.py), the key its one label where it has one."""
     counts: dict[tuple[str, str], int] = {}
 
     def add(measure: str, key: str) -> None:
@@ -308,9 +309,9 @@ def measures(board: Board) -> list[tuple[str, str, int]]:
         if "in_custody" in view.standing:
             add("children_in_custody", view.area or "none")
         if "in_police_protection" in view.standing:
-            add("police_protection_active", "all")
+            add("children_in_police_protection", "")
         if "missing_at_high_risk" in view.standing:
-            add("high_risk_missing_open", "all")
+            add("high_risk_missing_children", "")
         if "under_investigation" in view.standing:
             add("child_protection_investigations_open", view.area or "none")
     for alert in board.open_alerts():

@@ -297,7 +297,15 @@ class ConsoleRoutes:
 
 def update_gauges(board: Board, metrics: Metrics) -> None:
     """Cluster-wide figures for custody managers, from this worker's copy of the board."""
-    metrics.board.clear()
+    metrics.reset_now()
     for measure, key, value in measures(board):
-        label = metrics.bounded_area(key) if measure == "children_in_custody" else key
-        metrics.board.labels(measure, label).set(value)
+        gauge = metrics.now[measure]
+        if not key:
+            gauge.set(value)
+        else:
+            label = (
+                metrics.bounded_area(key)
+                if measure in ("children_in_custody", "child_protection_investigations_open")
+                else key
+            )
+            gauge.labels(label).set(value)

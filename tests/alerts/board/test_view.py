@@ -111,8 +111,8 @@ def test_the_gauges_count_children_in_custody_police_protection_high_risk_missin
     counted = {(m, k): v for m, k, v in measures(board)}
     assert counted[("child_protection_investigations_open", "NORTH")] == 1, "a closed investigation is not open"
     assert counted[("children_in_custody", "SUITE-N")] == 2
-    assert counted[("police_protection_active", "all")] == 1
-    assert counted[("high_risk_missing_open", "all")] == 1, "a child found is no longer missing"
+    assert counted[("children_in_police_protection", "")] == 1
+    assert counted[("high_risk_missing_children", "")] == 1, "a child found is no longer missing"
 
 
 def test_a_person_limited_to_areas_sees_nothing_outside_them() -> None:
