@@ -13,15 +13,16 @@ import datetime as dt
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from streams.contract import DOMAINS
 from worker.settings import Settings, SettingsError, settings_help
 
 if TYPE_CHECKING:
     from agents.alert import Alert
+    from agents.replay import Summary
     from streams.contract import Event
     from streams.validation import InputLimits
     from watchkeeper.importing import Checkpoint
@@ -45,6 +46,12 @@ EVENTS_FILE_HELP: Final = "JSON Lines file, one CloudEvent per line; - reads sta
 
 def _events_file(text: str) -> Path:
     return STDIN if text == "-" else _existing_file(text)
+
+
+def _replay_source(text: str) -> Path:
+    if text != "-" and Path(text).is_dir():
+        return Path(text)
+    return _events_file(text)
 
 
 def read_input(path: Path) -> bytes:
@@ -294,45 +301,64 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from agents.alert import ALERT_ENCODER
-    from agents.durations import parse_duration
     from agents.policy import load_policy
     from agents.replay import Replay, Summary
-    from worker.settings import input_limits
 
     policy = load_policy(args.policy or None, args.overrides)
-    # Replay has no "now" of its own: any event time is accepted, however far ahead.
-    far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
-    events, invalid = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))
-    if not events:
-        print(f"watchkeeper replay: no valid events in {shown(args.file)}", file=sys.stderr)
-        return 1
-    until = args.until or max(e.recordedtime for e in events) + parse_duration(args.horizon)
-    run = Replay(policy)
     summary = Summary()
+    report = sys.stdout if args.out else sys.stderr
     out = args.out.open("wb") if args.out else sys.stdout.buffer
     try:
-
-        def write(alerts: Iterable[Alert]) -> None:
-            for alert in alerts:
-                summary.add(alert)
-                out.write(ALERT_ENCODER.encode(alert) + b"\n")
-
-        for event in sorted(events, key=lambda e: e.recordedtime):
-            write(run.feed(event, event.recordedtime))
-        write(run.advance(until))
+        for source, events, invalid, until in _replay_inputs(args):
+            if not events:
+                print(f"watchkeeper replay: no valid events in {source}", file=sys.stderr)
+                return 1
+            run = Replay(policy)
+            for event in sorted(events, key=lambda e: e.recordedtime):
+                _write_alerts(run.feed(event, event.recordedtime), out, summary)
+            _write_alerts(run.advance(until), out, summary)
+            print(
+                f"replayed {len(events)} event(s) from {source} to {until.isoformat()} "
+                f"({invalid} invalid, {run.duplicates} duplicate, {run.conflicts} id conflict, "
+                f"{run.late_entries} late entries, {run.rebuilds} out of order)",
+                file=report,
+            )
     finally:
         if args.out:
             out.close()
-    report = sys.stdout if args.out else sys.stderr
-    print(
-        f"replayed {len(events)} event(s) from {shown(args.file)} to {until.isoformat()} "
-        f"({invalid} invalid, {run.duplicates} duplicate, {run.conflicts} id conflict, "
-        f"{run.late_entries} late entries, {run.rebuilds} out of order)",
-        file=report,
-    )
     print(summary.table(), file=report)
     return 0
+
+
+def _write_alerts(alerts: Iterable[Alert], out: IO[bytes], summary: Summary) -> None:
+    from agents.alert import ALERT_ENCODER
+
+    for alert in alerts:
+        summary.add(alert)
+        out.write(ALERT_ENCODER.encode(alert) + b"\n")
+
+
+def _replay_inputs(args: argparse.Namespace) -> Iterator[tuple[str, list[Event], int, dt.datetime]]:
+    """(what, its events, invalid lines, when to stop the clock) for a JSONL file, a scenario
+    (YAML: it says when to stop), or every scenario in a directory."""
+    from agents.durations import parse_duration
+    from agents.scenario import load
+    from watchkeeper.importing import validate
+    from worker.settings import input_limits
+
+    limits = input_limits(Settings.from_env())
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)  # replay has no "now" of its own
+    path: Path = args.file
+    scenarios = sorted(path.glob("*.yaml")) if path.is_dir() else [path] if path.suffix in (".yaml", ".yml") else []
+    for file in scenarios:
+        scenario = load(file)
+        lines = [json.dumps(e).encode() for e in scenario.cloudevents()]
+        events, invalid = validate(lines, str(file), far_future, limits)
+        yield str(file), events, invalid, args.until or scenario.until
+    if not scenarios:
+        events, invalid = read_events(path, now=far_future, limits=limits)
+        last = max((e.recordedtime for e in events), default=far_future)
+        yield shown(path), events, invalid, args.until or last + parse_duration(args.horizon)
 
 
 def _timestamp(text: str) -> dt.datetime:
@@ -365,9 +391,16 @@ def _add_replay(sub: Subparsers) -> None:
         "replay",
         help="run events through the engine on a simulated clock, no Kafka",
         description="Feed the events in FILE to the engine in the order they were recorded, ticking a simulated "
-        "clock at every deadline, and write the alerts as JSONL (stdout, or --out). A summary per rule follows.",
+        "clock at every deadline, and write the alerts as JSONL (stdout, or --out). A summary per rule follows. "
+        "FILE is JSON Lines (docs/examples/night-in-custody.jsonl), a scenario (YAML, tests/scenarios/), or a "
+        "directory of scenarios.",
     )
-    p.add_argument("file", type=_events_file, metavar="FILE", help=EVENTS_FILE_HELP)
+    p.add_argument(
+        "file",
+        type=_replay_source,
+        metavar="FILE",
+        help="JSON Lines, one CloudEvent per line (- reads standard input); or a scenario YAML, or a directory of them",
+    )
     p.add_argument(
         "--policy", type=_existing_file, action="append", help="policy pack; repeat for several (default: built-in)"
     )

@@ -27,7 +27,9 @@ def watchkeeper(
     )
 
 
-@pytest.mark.parametrize("command", ["worker", "replay", "send", "topics", "schemas", "rules"])
+@pytest.mark.parametrize(
+    "command", ["worker", "replay", "send", "import", "topics", "schemas", "rules", "audit", "users"]
+)
 def test_every_subcommand_has_help(command: str) -> None:
     result = watchkeeper(command, "--help")
     assert result.returncode == 0
@@ -149,3 +151,27 @@ def test_users_add_prints_a_generated_token_that_matches_its_credential() -> Non
     assert len(token) >= MIN_TOKEN_LENGTH and token not in credential
     assert user_for_token(token, {"insp-9": credential}) == "insp-9"
     assert watchkeeper("users", "add", "Zelda Quimby").returncode == 2
+
+
+def test_the_shipped_example_replays_as_its_scenario_and_replay_takes_scenarios_and_directories(tmp_path: Path) -> None:
+    import json
+
+    from tests.scenarios.library import load, summary_line
+
+    scenario = load(REPO / "tests" / "scenarios" / "custody-16-year-old-held-23-hours.yaml")
+    example, from_yaml = tmp_path / "example.jsonl", tmp_path / "scenario.jsonl"
+    until = scenario.until.isoformat()
+    ran = watchkeeper("replay", "docs/examples/night-in-custody.jsonl", "--until", until, "--out", str(example))
+    assert ran.returncode == 0, ran.stderr
+    assert watchkeeper("replay", str(scenario.path), "--out", str(from_yaml)).returncode == 0
+    lines = [summary_line(json.loads(line)) for line in example.read_text().splitlines()]
+    assert lines == list(scenario.expect) == [summary_line(json.loads(x)) for x in from_yaml.read_text().splitlines()]
+    everything = watchkeeper("replay", "tests/scenarios", "--out", str(tmp_path / "all.jsonl"))
+    assert everything.returncode == 0 and everything.stdout.count("replayed ") == len(
+        list((REPO / "tests" / "scenarios").glob("*.yaml"))
+    )
+
+
+def test_version_says_which_watchkeeper() -> None:
+    result = watchkeeper("--version")
+    assert result.returncode == 0 and result.stdout.startswith("watchkeeper ")
