@@ -8,13 +8,20 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test unit lint stress broker-start broker-stop schemas rules dashboards bench clean
 
-$(BIN)/.installed: pyproject.toml
+# The demo needs Watchkeeper and what it runs on; the tests also need the test and lint tools.
+$(BIN)/.runtime: pyproject.toml
+	@echo "make: installing Watchkeeper into $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime pyproject.toml
+	@echo "make: installing the test and lint tools into $(VENV) (first run only)"
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-demo: $(BIN)/.installed        ## the main job: broker + worker + a short scenario; alerts within a minute
-	$(BIN)/python -m devtools.demo $(if $(HOLD),--hold $(HOLD))
+demo: $(BIN)/.runtime          ## the main job: broker + worker + a short scenario; alerts within a minute
+	$(BIN)/python -m devtools.demo $(if $(HOLD),--hold $(HOLD)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 test: lint $(BIN)/.installed   ## the full test suite, against the real broker (started by the tests)
 	$(BIN)/pytest

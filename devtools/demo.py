@@ -34,6 +34,8 @@ from worker.topics import alerts_topic, ensure_topics, input_topic
 REPO = Path(__file__).resolve().parents[1]
 BROKER = REPO / "deploy" / "kafka" / "broker.sh"
 DEMO_POLICY = REPO / "deploy" / "policy" / "demo-overrides.yaml"
+LOCAL_BROKER = f"127.0.0.1:{os.environ.get('WATCHKEEPER_KAFKA_PORT', '19092')}"
+"""The broker deploy/kafka/broker.sh starts, on WATCHKEEPER_KAFKA_PORT like the script."""
 UTC = dt.UTC
 
 
@@ -89,8 +91,12 @@ class Demo:
     @classmethod
     def prepare(cls) -> Demo:
         run = f"demo-{dt.datetime.now(UTC):%Y%m%d%H%M%S}"
+        local = (
+            {} if os.environ.get("WATCHKEEPER_BOOTSTRAP_SERVERS") else {"WATCHKEEPER_BOOTSTRAP_SERVERS": LOCAL_BROKER}
+        )
         env = {
             **os.environ,
+            **local,
             "WATCHKEEPER_TOPIC_PREFIX": run,
             "WATCHKEEPER_PARTITIONS": "2",
             "WATCHKEEPER_POLICY_OVERRIDES": str(DEMO_POLICY),

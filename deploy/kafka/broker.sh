@@ -36,13 +36,22 @@ fetch_jars() {
   if [ -f "$libs/.complete" ]; then return; fi
   command -v java >/dev/null || { log "java not found: install a JDK 17+"; exit 1; }
   command -v mvn >/dev/null || { log "mvn not found: install Maven"; exit 1; }
-  log "resolving Apache Kafka $version from Maven Central into $libs (first run only)"
+  log "resolving Apache Kafka $version from Maven Central into $libs (first run only, about 45 MB)"
   rm -rf "$libs"
   mkdir -p "$cache"
-  if ! mvn -q -B -f "$here/pom.xml" -Dkafka.version="$version" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >"$cache/mvn.log" 2>&1; then
+  # Resolver threads fetch the jars in parallel; the loop says how far it has got every 5 s.
+  mvn -q -B -f "$here/pom.xml" -Dkafka.version="$version" -Daether.dependencyCollector.impl=bf \
+      -Dmaven.artifact.threads=8 dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$libs" >"$cache/mvn.log" 2>&1 &
+  local mvn_pid=$! started=$SECONDS
+  while kill -0 "$mvn_pid" 2>/dev/null; do
+    sleep 5
+    kill -0 "$mvn_pid" 2>/dev/null && log "… still resolving ($((SECONDS - started)) s; $(du -sm "${MAVEN_REPO:-$HOME/.m2/repository}" 2>/dev/null | cut -f1) MB in the Maven repository)"
+  done
+  if ! wait "$mvn_pid"; then
     log "Maven could not resolve Apache Kafka $version:"; cat "$cache/mvn.log" >&2; exit 1
   fi
+  log "resolved in $((SECONDS - started)) s"
   touch "$libs/.complete"
 }
 
