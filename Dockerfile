@@ -5,13 +5,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 RUN useradd --system --uid 10001 --home /var/lib/watchkeeper watchkeeper \
     && mkdir -p /var/lib/watchkeeper && chown watchkeeper /var/lib/watchkeeper
 WORKDIR /opt/watchkeeper
+COPY requirements.lock ./
+# Exactly the versions the tests ran with, each checked against its hash (make lock writes it).
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY streams streams
 COPY agents agents
 COPY alerts alerts
 COPY worker worker
 COPY watchkeeper watchkeeper
-RUN pip install .
+RUN pip install --no-deps .
 USER watchkeeper
 EXPOSE 6066
 VOLUME ["/var/lib/watchkeeper"]

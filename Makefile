@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint stress broker-start broker-stop schemas rules dashboards bench clean
+.PHONY: demo test unit lint stress broker-start broker-stop schemas rules dashboards lock bench clean
 
 # The demo needs Watchkeeper and what it runs on; the tests also need the test and lint tools.
 $(BIN)/.runtime: pyproject.toml
@@ -54,6 +54,10 @@ rules: $(BIN)/.installed       ## regenerate docs/rules.md from the built-in pol
 
 dashboards: $(BIN)/.installed  ## regenerate the Grafana dashboards in deploy/grafana/dashboards
 	$(BIN)/python -m devtools.dashboards
+
+lock: $(BIN)/.installed        ## regenerate requirements.lock (the image's dependencies, pinned with hashes)
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links \
+	  --output-file=requirements.lock pyproject.toml
 
 bench: $(BIN)/.installed        ## quick benchmarks; docs/performance.md has the full-size commands
 	$(BIN)/python bench/validation.py

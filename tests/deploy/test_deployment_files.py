@@ -87,3 +87,21 @@ def test_the_probes_ask_readyz_and_livez_not_metrics() -> None:
     for name in ("worker-1", "worker-2"):
         assert "/readyz" in " ".join(compose["services"][name]["healthcheck"]["test"])
     assert "/livez" in (REPO / "Dockerfile").read_text()
+
+
+def test_the_image_installs_the_lock_file_which_pins_every_dependency_within_its_bound() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    text = (REPO / "Dockerfile").read_text()
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in text and "pip install --no-deps ." in text
+    pinned = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\", (REPO / "requirements.lock").read_text(), re.M))
+    assert all("--hash=sha256:" in line for line in (REPO / "requirements.lock").read_text().split("==")[1:])
+    for spec in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
+        requirement = Requirement(spec)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pinned, f"{name} is not in requirements.lock: run make lock"
+        assert requirement.specifier.contains(pinned[name]), (
+            f"{name}=={pinned[name]} is outside {requirement.specifier}"
+        )
