@@ -150,6 +150,11 @@ class Dispatcher:
         self.metrics.ack_latency.observe(max(0.0, (command.at - record.raised_at).total_seconds()))
         await self.publish(changes)
         self.store(message.partition, key, record)
+        way = command.how.split(":", 1)[0]  # never the note: it is a person's free text
+        alert = record.alert
+        self.say(
+            f"ACKNOWLEDGED | {alert.rule_id} | case {alert.case} | by {command.by} ({way}); the clock keeps running"
+        )
 
     async def on_tick(self, partition: int) -> None:
         if not self.index.is_built(partition):

@@ -80,9 +80,14 @@ def test_an_acknowledgement_is_applied_once_and_a_bad_one_fails_only_its_own_mes
     asyncio.run(shell.on_alert(alert_message()))
     ack = AckCommand(ALERT_ID, "insp-1", "console", T0)
     command = Message("unit.alert-commands", COMMAND_ENCODER.encode(ack), ALERT_ID.encode())
+    said: list[str] = []
+    shell.say = said.append
     asyncio.run(shell.on_command(command))
     asyncio.run(shell.on_command(command))  # already acknowledged: not applied again
     assert [t["state"] for t in broker.on("transitions")] == ["raised", "acknowledged"]
+    assert said == [
+        "ACKNOWLEDGED | custody.appropriate_adult.arrival | case CR-1 | by insp-1 (console); the clock keeps running"
+    ]
     bad = Message("unit.alert-commands", COMMAND_ENCODER.encode(AckCommand("../etc", "x", "y", T0)), b"x")
     with pytest.raises(ValueError, match="not an alert id"):  # consume dead-letters it; nothing else changes
         asyncio.run(shell.on_command(bad))
