@@ -47,12 +47,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def console(deployment: Callable[..., Deployment]) -> tuple[Deployment, str]:
+def console(
+    deployment: Callable[..., Deployment], users: str = "", policy: str = "aa-10s.yaml"
+) -> tuple[Deployment, str]:
     port = free_port()
-    users = f"insp-4411:inspector:{credential_for(INSPECTOR)},obs-1:viewer:{credential_for(VIEWER)}"
-    users += f",admin-7:admin:{credential_for(ADMIN)}"
+    users = users or (
+        f"insp-4411:inspector:{credential_for(INSPECTOR)},obs-1:viewer:{credential_for(VIEWER)},"
+        f"admin-7:admin:{credential_for(ADMIN)}"
+    )
     d = deployment(
-        WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / "aa-10s.yaml"),
+        WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / policy),
         WATCHKEEPER_WEB_PORT=str(port),
         WATCHKEEPER_CONSOLE_USERS=users,
         WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
@@ -206,17 +210,9 @@ def test_an_admin_sets_a_silence_the_board_shows_what_it_holds_and_ending_it_is_
 def test_the_night_board_one_card_per_deadline_grouped_by_child_search_title_case_page_areas_and_view_audit(
     deployment: Callable[..., Deployment], browser: Any
 ) -> None:
-    port = free_port()
     south = generate_token()
     users = f"insp-4411:inspector:{credential_for(INSPECTOR)},obs-south:viewer:{credential_for(south)}:SUITE-SOUTH"
-    d = deployment(
-        WATCHKEEPER_POLICY_OVERRIDES=str(REPO / "tests" / "integration" / "aa-hcp-10s.yaml"),
-        WATCHKEEPER_WEB_PORT=str(port),
-        WATCHKEEPER_CONSOLE_USERS=users,
-        WATCHKEEPER_SESSION_SECRET=SESSION_KEY,
-    )
-    d.start_worker()
-    base = f"http://127.0.0.1:{port}"
+    d, base = console(deployment, users, "aa-hcp-10s.yaml")
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     sign_in(page, base, INSPECTOR)
     page.locator("#live.on").wait_for(timeout=30_000)
