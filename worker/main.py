@@ -81,6 +81,8 @@ class Worker:
     """The console's read model; None with ``WATCHKEEPER_CONSOLE=off``."""
     case_views: CaseViews | None
     """Who looked at which case, to the audit topic; None without the console."""
+    hub: Hub | None
+    """The console's live stream fan-out; None without the console."""
     health: Health
     ingest: Ingest
     silences: SilenceLog
@@ -110,12 +112,12 @@ def build(
     outbox, pending = parts.outbox()
     door, acknowledgements = parts.door()
     SilenceRoutes(door, silences).install(parts.web_app.router)
-    board, case_views = None, None
+    board, case_views, hub = None, None, None
     if settings.console:
         changelogs: dict[str, Holds] = {t.changelog_topic.get_topic_name(): "case" for t in case_tables}
         changelogs[records.changelog_topic.get_topic_name()] = "alert"
         changelogs[pending.changelog_topic.get_topic_name()] = "delivery"
-        board, case_views = parts.console(door, acknowledgements, changelogs, silences)
+        board, case_views, hub = parts.console(door, acknowledgements, changelogs, silences)
     gaps, stall_guard = parts.guards()
     health = parts.health(silences)
     ingest = parts.ingest(door)
@@ -135,6 +137,7 @@ def build(
         stall_guard,
         board,
         case_views,
+        hub,
         health,
         ingest,
         silences,
@@ -294,7 +297,7 @@ class _Assembly:
 
     def console(
         self, door: Door, acknowledgements: Acknowledgements, changelogs: dict[str, Holds], silences: SilenceLog
-    ) -> tuple[Board, CaseViews]:
+    ) -> tuple[Board, CaseViews, Hub]:
         """The duty inspectors' console: its read model, the feed that keeps it, its routes and gauges."""
         settings = self.settings
         board = Board(self.policy, dt.timedelta(seconds=settings.slow_delivery_seconds))
@@ -312,7 +315,7 @@ class _Assembly:
 
         self.app.task(board_feed)
         self.every(GAUGE_SECONDS, board_gauges)
-        return board, views
+        return board, views, hub
 
     def ingest(self, door: Door) -> Ingest:
         """POST /events: records over HTTP, onto the input topics once the broker has them."""

@@ -163,3 +163,27 @@ def test_a_person_limited_to_an_area_sees_and_acts_on_nothing_outside_it_and_eve
         "case_viewed",
     )
     assert broker.on("commands") == []
+
+
+def test_the_live_stream_of_a_person_limited_to_an_area_carries_nothing_of_another() -> None:
+    north = generate_token()
+    worker = assemble_with_users("web", [("insp-north", "inspector", north)])
+    worker.door.send_access = Broker().sender("access")
+    worker.notify.user_areas["insp-north"] = frozenset({"suite-north"})
+    assert worker.hub is not None
+    hub = worker.hub
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        login = await client.post("/console/login", data={"token": north}, headers=CONSOLE)
+        session = {"Cookie": f"wk_session={login.cookies['wk_session'].value}"}
+        stream = await client.get("/console/api/stream", headers=session)
+        assert await stream.content.readuntil(b"\n\n") == b"event: hello\ndata: {}\n\n"
+        hub.publish("alert", {"case": "CR-SOUTH-1"}, "SUITE-SOUTH")
+        hub.publish("case-removed", "CR-SOUTH-2", "SUITE-SOUTH")
+        hub.publish("alert", {"case": "CR-NORTH-1"}, "SUITE-NORTH")
+        hub.publish("silences", {}, None)
+        frames = [await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5) for _ in range(2)]
+        assert frames == [b'event: alert\ndata: {"case":"CR-NORTH-1"}\n\n', b"event: silences\ndata: {}\n\n"]
+        stream.close()
+
+    serve(worker, scenario)
