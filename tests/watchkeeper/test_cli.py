@@ -175,3 +175,16 @@ def test_the_shipped_example_replays_as_its_scenario_and_replay_takes_scenarios_
 def test_version_says_which_watchkeeper() -> None:
     result = watchkeeper("--version")
     assert result.returncode == 0 and result.stdout.startswith("watchkeeper ")
+
+
+def test_simulate_writes_a_force_that_replays_with_nothing_refused(tmp_path: Path) -> None:
+    month = tmp_path / "week.jsonl"
+    made = watchkeeper("simulate", "--days", "3", "--seed", "5", "--profile", "small",
+                       "--start", "2026-10-05T00:00:00+00:00", "--out", str(month))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "simulated" in made.stderr and "small force, 3 day(s) from 2026-10-05, seed 5" in made.stderr
+    replayed = watchkeeper("replay", str(month), "--out", str(tmp_path / "alerts.jsonl"))
+    assert replayed.returncode == 0 and "(0 invalid," in replayed.stdout, replayed.stdout + replayed.stderr
+    assert (tmp_path / "alerts.jsonl").read_text().count("\n") > 10
+    bad = watchkeeper("simulate", "--profile", "nowhere")
+    assert bad.returncode == 2 and "bad profile" in bad.stderr
