@@ -12,6 +12,7 @@ COPY pyproject.toml README.md ./
 COPY streams streams
 COPY agents agents
 COPY alerts alerts
+COPY reports reports
 COPY worker worker
 COPY watchkeeper watchkeeper
 RUN pip install --no-deps .

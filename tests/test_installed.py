@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-INSTALLED = ("streams", "agents", "alerts", "worker", "watchkeeper")
+INSTALLED = ("streams", "agents", "alerts", "reports", "worker", "watchkeeper")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,11 @@ def test_the_wheel_holds_the_packages_their_data_and_no_development_tool(site: P
         "offenders.yaml",
         "protection.yaml",
     ]
+    assert sorted(p.name for p in (site / "streams" / "profiles").glob("*.yaml")) == [
+        "large.yaml",
+        "medium.yaml",
+        "small.yaml",
+    ]
     assert (site / "worker" / "web" / "static" / "index.html").is_file()
     assert (site / "worker" / "web" / "openapi.yaml").is_file()
 
@@ -69,6 +74,8 @@ def test_installed_commands_run_and_write_only_where_told(site: Path, tmp_path: 
     schemas = installed(site, "-m", "watchkeeper", "schemas", "--out", "schemas", cwd=tmp_path)
     assert schemas.returncode == 0, schemas.stderr
     assert (tmp_path / "schemas" / "index.json").is_file()
+    simulated = installed(site, "-m", "watchkeeper", "simulate", "--days", "1", "--profile", "small", cwd=tmp_path)
+    assert simulated.returncode == 0 and simulated.stdout.count("\n") > 10, simulated.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["schemas"], "nothing else is written"
     assert installed(site, "-c", "import devtools", cwd=tmp_path).returncode != 0
 

@@ -283,6 +283,37 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from agents.policy import load_policy
+    from reports.figures import Period, report
+    from reports.html import render
+    from watchkeeper.audit import day_or_time
+    from worker.settings import input_limits
+
+    try:
+        start, end = day_or_time(args.start), day_or_time(args.end, end=True)
+    except ValueError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return 2
+    if end <= start:
+        print("watchkeeper: --to must be after --from", file=sys.stderr)
+        return 2
+    policy = load_policy(args.policy or None, args.overrides)
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
+    events, invalid = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))
+    figures = report(events, policy, Period(start, end, args.area))
+    page = render(figures, policy, case_ids=not args.no_case_ids, source=shown(args.file))
+    args.out.write_text(page, encoding="utf-8")
+    print(f"report of {len(events)} event(s) ({invalid} invalid) written to {args.out}", file=sys.stderr)
+    if args.pdf:
+        from watchkeeper.pdf import print_to_pdf
+
+        pdf = args.out.with_suffix(".pdf")
+        print_to_pdf(args.out, pdf)
+        print(f"and printed to {pdf}", file=sys.stderr)
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from streams.schemas import render_all, write_all
 
@@ -579,6 +610,28 @@ def _add_simulate(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_simulate)
 
 
+def _add_report(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "report",
+        help="a compliance report for a period, as one HTML page (and a PDF)",
+        description="Replay EVENTS with the live engine and policy and write, per rule and per suite or area: "
+        "warnings and breaches, time to act (median, 90th percentile, worst), reviews, police protection, "
+        "high-risk missing children overnight, each against the period before and linked to its rule and legal "
+        "basis. Dates are London days; --to includes its day.",
+    )
+    p.add_argument("file", type=_events_file, metavar="EVENTS", help=EVENTS_FILE_HELP)
+    p.add_argument("--from", dest="start", required=True, metavar="WHEN", help="a date (London) or an ISO time")
+    p.add_argument("--to", dest="end", required=True, metavar="WHEN", help="a date (included) or an ISO time")
+    p.add_argument("--area", help="only this custody suite or area")
+    p.add_argument("--out", type=Path, default=Path("report.html"), help="the page to write (default report.html)")
+    p.add_argument("--pdf", action="store_true", help="also print it to a PDF beside it, with headless Chromium")
+    p.add_argument("--no-case-ids", action="store_true", help="leave out even pseudonymous case references")
+    p.add_argument("--policy", type=_existing_file, action="append", help="policy pack; repeat for several")
+    p.add_argument("--overrides", type=_existing_file, action="append", default=[], metavar="FILE",
+                   help="force override file; repeat for several")  # fmt: skip
+    p.set_defaults(func=cmd_report)
+
+
 def _add_generators(sub: Subparsers) -> None:
     p = sub.add_parser(
         "schemas",
@@ -619,8 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchkeeper {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands = (_add_worker, _add_replay, _add_send, _add_import, _add_simulate, _add_users, _add_audit, _add_topics)
-    for add in (*commands, _add_generators):
+    commands = [_add_worker, _add_replay, _add_send, _add_import, _add_simulate, _add_report, _add_users, _add_audit]
+    for add in (*commands, _add_topics, _add_generators):
         add(sub)
     return parser
 

@@ -54,7 +54,7 @@ def test_the_dockerfile_copies_every_installed_package_and_no_development_tool()
     text = (REPO / "Dockerfile").read_text()
     installed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     top = {package.split(".")[0] for package in installed}
-    assert top == {"streams", "agents", "alerts", "worker", "watchkeeper"}
+    assert top == {"streams", "agents", "alerts", "reports", "worker", "watchkeeper"}
     for package in top:
         assert re.search(rf"^COPY {package} {package}$", text, re.M), package
     assert "devtools" not in text
