@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from agents.durations import format_duration
 from agents.policy import Policy
+from reports.backtest import Backtest, SweepPoint
 from reports.figures import Figures, Report, Waits
 
 LONDON: Final = ZoneInfo("Europe/London")
@@ -254,6 +255,98 @@ def render(report: Report, policy: Policy, *, case_ids: bool = True, source: str
         *_reviews_section(report),
         *_missing_section(report),
         *_rules_reference(report, policy),
+    ]
+    return (
+        "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------- backtests
+def _line_chart(points: Sequence[SweepPoint], label: str) -> str:
+    """Breaches (and warnings) against the swept value: how the alert count answers the target."""
+    if not points:
+        return ""
+    width, height, left, bottom = 640, 220, 50, 30
+    top = max(max(p.breaches, p.warnings) for p in points) or 1
+    step = (width - left - 20) / max(1, len(points) - 1)
+
+    def xy(i: int, value: int) -> str:
+        return f"{left + i * step:.1f},{height - bottom - (height - bottom - 10) * value / top:.1f}"
+
+    parts = [f'<svg role="img" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    for series, colour in (("breaches", "#a4000f"), ("warnings", "#b07a00")):
+        line = " ".join(xy(i, getattr(p, series)) for i, p in enumerate(points))
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for i, p in enumerate(points):
+            x, y = xy(i, getattr(p, series)).split(",")
+            parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>')
+    for i, p in enumerate(points):
+        parts.append(f'<text x="{left + i * step - 12:.1f}" y="{height - 10}">{_e(p.value)}</text>')
+    parts.append(f'<text x="0" y="14">{top}</text><text x="0" y="{height - bottom}">0</text>')
+    parts.append(f'<text x="{left}" y="14">{_e(label)}: breaches (red), warnings (amber)</text></svg>')
+    return "".join(parts)
+
+
+def render_backtest(
+    result: Backtest,
+    baseline: Policy,
+    candidate: Policy,
+    sweep: tuple[str, Sequence[SweepPoint]] | None = None,
+    *,
+    case_ids: bool = True,
+    source: str = "",
+) -> str:
+    def named(policy: Policy) -> str:
+        return ", ".join(Path(p).name for p in policy.sources if "/agents/packs/" not in p) or "the built-in packs"
+
+    rows = [
+        f"<tr><td>{_rule_link(r.rule_id, candidate)}</td><td>{_e(r.area)}</td>"
+        f"<td class='n'>{r.baseline.breaches}</td><td class='n'>{r.candidate.breaches}</td>"
+        f"<td>{_change(r.candidate.breaches, r.baseline.breaches)}</td>"
+        f"<td class='n'>{r.baseline.warnings}</td><td class='n'>{r.candidate.warnings}</td></tr>"
+        for r in result.rows
+        if r.baseline != r.candidate
+    ]
+    verdict = {True: "breached only under the baseline", False: "breached only under the what-if"}
+    changed = [
+        f"<tr><td>{_e(c.case) if case_ids else '(left out)'}</td><td>{_rule_link(c.rule_id, candidate)}</td>"
+        f"<td>{_e(c.area)}</td><td>{verdict[c.breached_in_baseline]}</td></tr>"
+        for c in result.changed
+    ]
+    pages_before = sum(r.baseline.breaches + r.baseline.warnings for r in result.rows)
+    pages_after = sum(r.candidate.breaches + r.candidate.warnings for r in result.rows)
+    where = _e(result.area) if result.area else "all suites and areas"
+    title = f"Policy backtest: {where}, {_span(result.start, result.end)}"
+    body = [
+        f"<h1>{title}</h1>",
+        f"<p class='meta'>The same records ({_e(source or 'the records given')}) replayed with the live engine under "
+        f"two policies: the baseline ({_e(named(baseline))}) and the what-if ({_e(named(candidate))}). Every alert "
+        f"pages someone: {pages_before} pages under the baseline, {pages_after} under the what-if.</p>",
+        "<h2>What changes, by rule and suite</h2>",
+        "<table><thead><tr><th>Rule</th><th>Suite or area</th><th class='n'>Breaches, baseline</th>"
+        "<th class='n'>Breaches, what-if</th><th>Change</th><th class='n'>Warnings, baseline</th>"
+        "<th class='n'>Warnings, what-if</th></tr></thead><tbody>",
+        *rows,
+        "</tbody></table>" if rows else "</tbody></table><p>No rule's alerts change.</p>",
+    ]
+    if sweep is not None:
+        label, points = sweep
+        values = "".join(
+            f"<tr><td>{_e(p.value)}</td><td class='n'>{p.warnings}</td><td class='n'>{p.breaches}</td></tr>"
+            for p in points
+        )
+        body += [
+            f"<h2>How the alerts answer {_e(label)}</h2>",
+            _line_chart(points, label),
+            "<table><thead><tr><th>Value</th><th class='n'>Warnings</th><th class='n'>Breaches</th></tr></thead>"
+            f"<tbody>{values}</tbody></table>",
+        ]
+    body += [
+        "<h2>Cases whose verdict changes</h2>",
+        "<table><thead><tr><th>Case</th><th>Rule</th><th>Suite or area</th><th>Verdict</th></tr></thead><tbody>",
+        *changed,
+        "</tbody></table>" if changed else "</tbody></table><p>No case's verdict changes.</p>",
     ]
     return (
         "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'>"

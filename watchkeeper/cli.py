@@ -16,18 +16,21 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 from streams.contract import DOMAINS
 from worker.settings import Settings, SettingsError, settings_help
 
 if TYPE_CHECKING:
     from agents.alert import Alert
+    from agents.policy import Policy
     from agents.replay import Summary
     from streams.contract import Event
     from streams.validation import InputLimits
     from watchkeeper.importing import Checkpoint
 
 Command = Callable[[argparse.Namespace], int]
+_LONDON: Final = ZoneInfo("Europe/London")
 
 
 def _existing_file(text: str) -> Path:
@@ -311,6 +314,71 @@ def cmd_report(args: argparse.Namespace) -> int:
         pdf = args.out.with_suffix(".pdf")
         print_to_pdf(args.out, pdf)
         print(f"and printed to {pdf}", file=sys.stderr)
+    return 0
+
+
+def _sweep(text: str) -> tuple[str, str, list[str]]:
+    """``RULE.FIELD=FROM..TO/STEP`` (durations): the rule, the field and every value to try."""
+    from agents.durations import format_duration, parse_duration
+
+    found = re.fullmatch(r"([a-z0-9_.]+)\.([a-z_]+)=(\w+)\.\.(\w+)/(\w+)", text.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"not RULE.FIELD=FROM..TO/STEP (e.g. custody.appropriate_adult.arrival.target=1h..4h/30m): {text}"
+        )
+    rule, field, low, high, step = found.groups()
+    try:
+        first, last, by = parse_duration(low), parse_duration(high), parse_duration(step)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if by <= dt.timedelta(0) or last < first or (last - first) / by > 48:
+        raise argparse.ArgumentTypeError("a sweep goes up from FROM to TO in at most 48 steps of STEP")
+    values, at = [], first
+    while at <= last:
+        values.append(format_duration(at))
+        at += by
+    return rule, field, values
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from agents.policy import load_policy
+    from reports.backtest import backtest, only, sweep
+    from reports.figures import Period
+    from reports.html import render_backtest
+    from watchkeeper.audit import day_or_time
+    from worker.settings import input_limits
+
+    if not args.overrides and args.sweep is None:
+        print("watchkeeper: give a what-if (--overrides FILE) or a --sweep", file=sys.stderr)
+        return 2
+    baseline = load_policy(args.policy or None, args.baseline)
+    candidate = load_policy(args.policy or None, [*args.baseline, *args.overrides])
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
+    events, _ = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))
+    if not events:
+        print(f"watchkeeper: no valid events in {shown(args.file)}", file=sys.stderr)
+        return 1
+    first, last = min(e.time for e in events), max(e.time for e in events)
+    start = day_or_time(args.start) if args.start else day_or_time(first.astimezone(_LONDON).date().isoformat())
+    end = day_or_time(args.end or last.astimezone(_LONDON).date().isoformat(), end=True)
+    period = Period(start, end, args.area)
+    result = backtest(events, baseline, candidate, period)
+    swept = None
+    if args.sweep is not None:
+        rule, field, values = args.sweep
+        with tempfile.TemporaryDirectory() as folder:
+            policies: list[tuple[str, Policy]] = []
+            for value in values:
+                path = Path(folder) / f"sweep-{len(policies)}.yaml"
+                path.write_text(f"force: sweep\noverrides:\n  {rule}:\n    {field}: {value}\n", encoding="utf-8")
+                policies.append((value, only(load_policy(args.policy or None, [*args.baseline, path]), rule)))
+        swept = (f"{rule} {field}", sweep(events, policies, rule, period))
+    page = render_backtest(result, baseline, candidate, swept, case_ids=not args.no_case_ids, source=shown(args.file))
+    args.out.write_text(page, encoding="utf-8")
+    print(f"backtest of {len(events)} event(s): {len(result.changed)} case verdict(s) change; written to {args.out}",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -632,6 +700,31 @@ def _add_report(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _add_backtest(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "backtest",
+        help="replay a history under two policies (or a swept target) and show what changes",
+        description="Replay EVENTS under the baseline (the packs, plus --baseline) and the what-if (plus "
+        "--overrides), and write one HTML page: per rule and suite, how breaches, warnings and pages change, a "
+        "chart of how one rule's alerts answer its target swept across a range (--sweep), and the cases whose "
+        "verdict changes. This is how a force sets a local standard with evidence.",
+    )
+    p.add_argument("file", type=_events_file, metavar="EVENTS", help=EVENTS_FILE_HELP)
+    p.add_argument("--overrides", type=_existing_file, action="append", default=[], metavar="FILE",
+                   help="the what-if: a force override file; repeat for several")  # fmt: skip
+    p.add_argument("--baseline", type=_existing_file, action="append", default=[], metavar="FILE",
+                   help="override files both policies start from (default: the packs as shipped)")  # fmt: skip
+    p.add_argument("--sweep", type=_sweep, metavar="RULE.FIELD=FROM..TO/STEP",
+                   help="e.g. custody.appropriate_adult.arrival.target=1h..4h/30m")  # fmt: skip
+    p.add_argument("--from", dest="start", metavar="WHEN", help="default: the first record's London day")
+    p.add_argument("--to", dest="end", metavar="WHEN", help="default: the last record's London day")
+    p.add_argument("--area", help="only this custody suite or area")
+    p.add_argument("--out", type=Path, default=Path("backtest.html"), help="default backtest.html")
+    p.add_argument("--no-case-ids", action="store_true", help="leave out even pseudonymous case references")
+    p.add_argument("--policy", type=_existing_file, action="append", help="policy pack; repeat for several")
+    p.set_defaults(func=cmd_backtest)
+
+
 def _add_generators(sub: Subparsers) -> None:
     p = sub.add_parser(
         "schemas",
@@ -672,7 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchkeeper {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands = [_add_worker, _add_replay, _add_send, _add_import, _add_simulate, _add_report, _add_users, _add_audit]
+    commands = [_add_worker, _add_replay, _add_send, _add_import, _add_simulate, _add_report, _add_backtest]
+    commands += [_add_users, _add_audit]
     for add in (*commands, _add_topics, _add_generators):
         add(sub)
     return parser
