@@ -21,7 +21,8 @@ $(BIN)/.installed: $(BIN)/.runtime pyproject.toml
 	touch $@
 
 demo: $(BIN)/.runtime          ## the main job: broker + worker + a short scenario; alerts within a minute
-	$(BIN)/python -m devtools.demo $(if $(HOLD),--hold $(HOLD)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	$(BIN)/python -m devtools.demo $(if $(HOLD),--hold $(HOLD)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+	  $(if $(HISTORY),--history $(HISTORY))
 
 test: lint $(BIN)/.installed   ## the full test suite, against the real broker (started by the tests)
 	$(BIN)/pytest

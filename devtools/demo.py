@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from alerts.tokens import credential_for, generate_token
 from devtools.local import Receiver, cloudevent, free_port
@@ -183,7 +183,67 @@ def play(demo: Demo, worker: subprocess.Popen[bytes], timeout_s: float) -> int:
         consumer.close()
 
 
-def run_demo(timeout_s: float = 120.0, hold_s: float = 0.0) -> int:
+HISTORY_GAP: Final = dt.timedelta(days=4)
+"""The simulated history ends this long before now, so its clocks (96 hours at most in custody)
+have run their course: what they raise is historical and pages nobody."""
+
+
+def load_history(demo: Demo, days: int) -> int:
+    """A simulated small force's past month imported into the running worker (its alerts are
+    historical: recorded and shown, never paged), and a report of it written beside the data."""
+    folder = Path(demo.env["WATCHKEEPER_DATA_DIR"] + "-history")
+    folder.mkdir(parents=True, exist_ok=True)
+    history, page = folder / "history.jsonl", folder / "report.html"
+    end = dt.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - HISTORY_GAP
+    start = end - dt.timedelta(days=days)
+    say(f"simulating {days} days of a small force, {start:%d %b} to {end:%d %b} …")
+    steps = [
+        ["simulate", "--days", str(days), "--profile", "small", "--start", start.isoformat(), "--out", str(history)],
+        ["import", str(history), "--rate", "100000"],
+        ["report", str(history), "--from", start.date().isoformat(),
+         "--to", (end - dt.timedelta(days=1)).date().isoformat(), "--out", str(page)],
+    ]  # fmt: skip
+    for step in steps:
+        done = subprocess.run(
+            [sys.executable, "-m", "watchkeeper", *step], env=demo.env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            say(f"watchkeeper {step[0]} failed: {done.stderr.strip()[-500:]}")
+            return 1
+    pages_before = len(demo.receiver.received)
+    alerts = _settle(demo.settings)
+    paged = len(demo.receiver.received) - pages_before
+    who = "nobody" if paged == 0 else f"{paged} time(s)"
+    events = sum(1 for _ in history.open())
+    say(f"imported {events} events of history; the worker raised {alerts} alert messages, historical on the console,")
+    say(f"and paged {who} for them")
+    say(f"a report of those {days} days: {page}")
+    return 0 if paged == 0 else 1
+
+
+def _settle(settings: Settings, quiet_s: float = 5.0, limit_s: float = 120.0) -> int:
+    """Read the alerts topic until nothing new has come for ``quiet_s``: the worker has caught up."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        alerts_topic(settings),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
+    seen, quiet_since, deadline = 0, time.monotonic(), time.monotonic() + limit_s
+    try:
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_s:
+            got = sum(1 for _ in consumer)
+            if got:
+                seen, quiet_since = seen + got, time.monotonic()
+    finally:
+        consumer.close()
+    return seen
+
+
+def run_demo(timeout_s: float = 120.0, hold_s: float = 0.0, history_days: int = 0) -> int:
     started_broker = not os.environ.get("WATCHKEEPER_BOOTSTRAP_SERVERS")
     if started_broker:
         say("starting the local Apache Kafka broker (KRaft) …")
@@ -196,6 +256,8 @@ def run_demo(timeout_s: float = 120.0, hold_s: float = 0.0) -> int:
     worker = subprocess.Popen([sys.executable, "-m", "watchkeeper", "worker"], env=demo.env)
     try:
         outcome = play(demo, worker, timeout_s)
+        if outcome == 0 and history_days > 0:
+            outcome = load_history(demo, history_days)
         if outcome == 0 and hold_s > 0:
             say(f"the worker keeps running for {hold_s:.0f} s: the console is at {demo.console_url} (Ctrl-C ends it)")
             with contextlib.suppress(KeyboardInterrupt):
@@ -222,8 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--hold", type=float, default=0.0, help="keep the worker running this many seconds to look at the console"
     )
+    parser.add_argument(
+        "--history",
+        type=lambda text: int(text.rstrip("d")),
+        default=0,
+        metavar="DAYS",
+        help="then import a simulated small force's past DAYS (30d) and write a report of them",
+    )
     args = parser.parse_args(argv)
-    return run_demo(timeout_s=args.timeout, hold_s=args.hold)
+    return run_demo(timeout_s=args.timeout, hold_s=args.hold, history_days=args.history)
 
 
 if __name__ == "__main__":

@@ -130,3 +130,17 @@ def test_the_readme_demo_shows_a_warning_and_a_breach_within_a_minute(bootstrap:
     assert not any("case CR-DEMO-2" in line for line in lines if line.startswith(("WARNING", "BREACH")))
     assert "webhook: 2 pages, 1 resolved" in result.stdout, "the warning's page, the breach's, the warning resolved"
     assert any(line.startswith("webhook | received resolve (superseded) warning") for line in lines)
+
+
+def test_the_demo_loads_a_simulated_history_that_pages_nobody_and_reports_it(bootstrap: str) -> None:
+    """``make demo HISTORY=2d``: the one-minute story, then a small force's past days imported."""
+    env = {**os.environ, "WATCHKEEPER_BOOTSTRAP_SERVERS": bootstrap}
+    command = [sys.executable, "-m", "devtools.demo", "--timeout", "60", "--history", "2d"]
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "webhook: 2 pages, 1 resolved" in result.stdout, "the story first, as ever"
+    assert "and paged nobody for them" in result.stdout
+    imported = next(line for line in result.stdout.splitlines() if "events of history" in line)
+    assert int(imported.split("imported ")[1].split(" ")[0]) > 50
+    report = Path(result.stdout.split("a report of those 2 days: ")[1].split()[0])
+    assert "Child protection compliance" in report.read_text()
