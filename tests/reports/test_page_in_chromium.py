@@ -58,4 +58,14 @@ def test_a_simulated_month_reports_as_a_page_a_person_can_read_and_print(tmp_pat
         tab.screenshot(path=str(ARTIFACTS / "report-whole.png"), full_page=True)
         tab.evaluate("window.scrollTo(0, 0)")
         tab.screenshot(path=str(ARTIFACTS / "report.png"))
+        what_if = tmp_path / "what-if.yaml"
+        what_if.write_text("force: what-if\noverrides:\n  custody.appropriate_adult.arrival:\n    target: 1h\n")
+        backtest = tmp_path / "backtest.html"
+        tested = watchkeeper("backtest", str(events), "--overrides", str(what_if), "--out", str(backtest),
+                             "--sweep", "custody.appropriate_adult.arrival.target=1h..4h/30m")  # fmt: skip
+        assert tested.returncode == 0, tested.stderr
+        tab.goto(backtest.as_uri())
+        assert tab.get_by_role("heading", name="Cases whose verdict changes").is_visible()
+        assert tab.locator("svg polyline").count() == 2, "breaches and warnings against the target"
+        tab.screenshot(path=str(ARTIFACTS / "backtest.png"), full_page=True)
         browser.close()
