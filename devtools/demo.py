@@ -137,19 +137,26 @@ class Demo:
         return 0
 
 
-def play(demo: Demo, worker: subprocess.Popen[bytes], timeout_s: float) -> int:
-    """The scenario: two children detained, one AA arrives in time, the other never does."""
-    from kafka import KafkaConsumer, KafkaProducer
+def _alerts(settings: Settings) -> Any:
+    """A reader of the run's alerts topic from its start, that stops when nothing comes for 0.5 s."""
+    from kafka import KafkaConsumer
 
-    settings = demo.settings
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    consumer = KafkaConsumer(
+    return KafkaConsumer(
         alerts_topic(settings),
         bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=500,
     )
+
+
+def play(demo: Demo, worker: subprocess.Popen[bytes], timeout_s: float) -> int:
+    """The scenario: two children detained, one AA arrives in time, the other never does."""
+    from kafka import KafkaProducer
+
+    settings = demo.settings
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    consumer = _alerts(settings)
 
     def send(subject: str, event_type: str, data: dict[str, Any] | None = None) -> None:
         event = cloudevent(subject, event_type, data, at=dt.datetime.now(UTC), source="demo/custody-system")
@@ -223,15 +230,7 @@ def load_history(demo: Demo, days: int) -> int:
 
 def _settle(settings: Settings, quiet_s: float = 5.0, limit_s: float = 120.0) -> int:
     """Read the alerts topic until nothing new has come for ``quiet_s``: the worker has caught up."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        alerts_topic(settings),
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=500,
-    )
+    consumer = _alerts(settings)
     seen, quiet_since, deadline = 0, time.monotonic(), time.monotonic() + limit_s
     try:
         while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_s:

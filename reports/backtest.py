@@ -8,19 +8,14 @@ so a backtest's difference is exactly the difference of two independent replays.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import msgspec
 
-from agents.alert import Alert
 from agents.policy import Policy
-from reports.figures import Period, history
+from alerts.export import Period
+from reports.figures import Counts, by_rule_and_area, history, justified
 from streams.contract import Event
-
-
-class Counts(msgspec.Struct, frozen=True):
-    warnings: int = 0
-    breaches: int = 0
 
 
 class Row(msgspec.Struct, frozen=True):
@@ -53,37 +48,10 @@ class SweepPoint(msgspec.Struct, frozen=True):
     breaches: int
 
 
-def verdicts(alerts: Iterable[Alert], period: Period) -> dict[tuple[str, str, str], Counts]:
-    """(rule, area, case) -> warnings and breaches raised in the period that the complete records
-    still justify (a retraction takes one back)."""
-    first: dict[str, Alert] = {}
-    last: dict[str, str] = {}
-    for a in alerts:
-        if a.status == "firing":
-            first.setdefault(a.alert_id, a)
-        last[a.alert_id] = a.status
-    out: dict[tuple[str, str, str], Counts] = {}
-    for alert_id, a in first.items():
-        if last[alert_id] == "retracted" or not period.holds(a.stage_at) or not period.covers(a.area):
-            continue
-        key = (a.rule_id, a.area or "(no area)", a.case)
-        c = out.get(key, Counts())
-        out[key] = Counts(c.warnings + (a.stage != "breach"), c.breaches + (a.stage == "breach"))
-    return out
-
-
-def _by_rule_and_area(found: dict[tuple[str, str, str], Counts]) -> dict[tuple[str, str], Counts]:
-    out: dict[tuple[str, str], Counts] = {}
-    for (rule, area, _), c in found.items():
-        t = out.get((rule, area), Counts())
-        out[(rule, area)] = Counts(t.warnings + c.warnings, t.breaches + c.breaches)
-    return out
-
-
 def backtest(events: Sequence[Event], baseline: Policy, candidate: Policy, period: Period) -> Backtest:
-    before = verdicts(history(events, baseline, period.end)[0], period)
-    after = verdicts(history(events, candidate, period.end)[0], period)
-    totals_before, totals_after = _by_rule_and_area(before), _by_rule_and_area(after)
+    before = justified(history(events, baseline, period.end)[0], period)
+    after = justified(history(events, candidate, period.end)[0], period)
+    totals_before, totals_after = by_rule_and_area(before), by_rule_and_area(after)
     rows = tuple(
         Row(rule, area, totals_before.get((rule, area), Counts()), totals_after.get((rule, area), Counts()))
         for rule, area in sorted(set(totals_before) | set(totals_after))
@@ -111,7 +79,7 @@ def sweep(
     target, and the policy with that value)."""
     points = []
     for value, policy in policies:
-        found = verdicts(history(events, policy, period.end)[0], period)
+        found = justified(history(events, policy, period.end)[0], period)
         mine = [c for (rule, _, _), c in found.items() if rule == rule_id]
         points.append(SweepPoint(value, sum(c.warnings for c in mine), sum(c.breaches for c in mine)))
     return points

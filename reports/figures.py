@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -33,36 +32,57 @@ from agents.alert import Alert
 from agents.engine import CaseState, StoredEvent, area_of
 from agents.policy import Policy
 from agents.replay import Replay
+from alerts.export import Period
 from streams.contract import Event
 
 LONDON: Final = ZoneInfo("Europe/London")
 
 
-@dataclass(frozen=True)
-class Period:
-    start: dt.datetime
-    end: dt.datetime
-    area: str | None = None
-    """Only cases of this suite or area (any case of letters)."""
-
-    def holds(self, at: dt.datetime) -> bool:
-        return self.start <= at < self.end
-
-    def covers(self, area: str | None) -> bool:
-        return self.area is None or (area is not None and area.casefold() == self.area.casefold())
-
-    def before(self) -> Period:
-        """The period just before this one, as long: in London days where it is whole London days
-        (a fortnight across the clock change is a fortnight), else in elapsed time."""
-        if _london_midnight(self.start) and _london_midnight(self.end):
-            days = (self.end.astimezone(LONDON).date() - self.start.astimezone(LONDON).date()).days
-            first = self.start.astimezone(LONDON).date() - dt.timedelta(days=days)
-            return Period(dt.datetime.combine(first, dt.time(), LONDON).astimezone(dt.UTC), self.start, self.area)
-        return Period(self.start - (self.end - self.start), self.start, self.area)
+def before(period: Period) -> Period:
+    """The period just before this one, as long: in London days where it is whole London days
+    (a fortnight across the clock change is a fortnight), else in elapsed time."""
+    if _london_midnight(period.start) and _london_midnight(period.end):
+        days = (period.end.astimezone(LONDON).date() - period.start.astimezone(LONDON).date()).days
+        first = period.start.astimezone(LONDON).date() - dt.timedelta(days=days)
+        return Period(dt.datetime.combine(first, dt.time(), LONDON).astimezone(dt.UTC), period.start, period.area)
+    return Period(period.start - (period.end - period.start), period.start, period.area)
 
 
 def _london_midnight(t: dt.datetime) -> bool:
     return t.astimezone(LONDON).time() == dt.time()
+
+
+class Counts(msgspec.Struct, frozen=True):
+    warnings: int = 0
+    breaches: int = 0
+
+
+def justified(alerts: Iterable[Alert], period: Period) -> dict[tuple[str, str, str], Counts]:
+    """(rule, area, case) -> warnings and breaches whose stage fell in the period and that the
+    complete records still justify (a retraction takes one back; a warning that gave way to its
+    breach was still raised)."""
+    first: dict[str, Alert] = {}
+    last: dict[str, str] = {}
+    for a in alerts:
+        if a.status == "firing":
+            first.setdefault(a.alert_id, a)
+        last[a.alert_id] = a.status
+    out: dict[tuple[str, str, str], Counts] = {}
+    for alert_id, a in first.items():
+        if last[alert_id] == "retracted" or not period.holds(a.stage_at) or not period.covers(a.area):
+            continue
+        key = (a.rule_id, a.area or "(no area)", a.case)
+        c = out.get(key, Counts())
+        out[key] = Counts(c.warnings + (a.stage != "breach"), c.breaches + (a.stage == "breach"))
+    return out
+
+
+def by_rule_and_area(found: dict[tuple[str, str, str], Counts]) -> dict[tuple[str, str], Counts]:
+    out: dict[tuple[str, str], Counts] = {}
+    for (rule, area, _), c in found.items():
+        t = out.get((rule, area), Counts())
+        out[(rule, area)] = Counts(t.warnings + c.warnings, t.breaches + c.breaches)
+    return out
 
 
 class RuleFigures(msgspec.Struct, frozen=True):
@@ -141,7 +161,7 @@ def history(events: Iterable[Event], policy: Policy, until: dt.datetime) -> tupl
 
 def report(events: Iterable[Event], policy: Policy, period: Period) -> Report:
     alerts, cases = history(events, policy, period.end)
-    return Report(figures(alerts, cases, period), figures(alerts, cases, period.before()))
+    return Report(figures(alerts, cases, period), figures(alerts, cases, before(period)))
 
 
 def figures(alerts: list[Alert], cases: dict[str, CaseState], period: Period) -> Figures:
@@ -157,19 +177,8 @@ def figures(alerts: list[Alert], cases: dict[str, CaseState], period: Period) ->
 
 
 def _rules(alerts: list[Alert], period: Period) -> tuple[RuleFigures, ...]:
-    first: dict[str, Alert] = {}
-    last: dict[str, str] = {}
-    for a in alerts:
-        if a.status == "firing":
-            first.setdefault(a.alert_id, a)
-        last[a.alert_id] = a.status
-    counts: dict[tuple[str, str], list[int]] = {}
-    for alert_id, a in first.items():
-        if last[alert_id] == "retracted" or not period.holds(a.stage_at) or not period.covers(a.area):
-            continue
-        pair = counts.setdefault((a.rule_id, a.area or "(no area)"), [0, 0])
-        pair[1 if a.stage == "breach" else 0] += 1
-    return tuple(RuleFigures(rule, area, w, b) for (rule, area), (w, b) in sorted(counts.items()))
+    totals = by_rule_and_area(justified(alerts, period))
+    return tuple(RuleFigures(rule, area, c.warnings, c.breaches) for (rule, area), c in sorted(totals.items()))
 
 
 def _in_scope(state: CaseState, period: Period) -> bool:

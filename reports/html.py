@@ -256,10 +256,7 @@ def render(report: Report, policy: Policy, *, case_ids: bool = True, source: str
         *_missing_section(report),
         *_rules_reference(report, policy),
     ]
-    return (
-        "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'>"
-        f"<title>{title}</title><style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>\n"
-    )
+    return _page(title, body)
 
 
 # ----------------------------------------------------------------------------- backtests
@@ -288,6 +285,40 @@ def _line_chart(points: Sequence[SweepPoint], label: str) -> str:
     return "".join(parts)
 
 
+def _sweep_section(label: str, points: Sequence[SweepPoint]) -> list[str]:
+    values = "".join(
+        f"<tr><td>{_e(p.value)}</td><td class='n'>{p.warnings}</td><td class='n'>{p.breaches}</td></tr>" for p in points
+    )
+    return [
+        f"<h2>How the alerts answer {_e(label)}</h2>",
+        _line_chart(points, label),
+        "<table><thead><tr><th>Value</th><th class='n'>Warnings</th><th class='n'>Breaches</th></tr></thead>"
+        f"<tbody>{values}</tbody></table>",
+    ]
+
+
+def _changed_section(result: Backtest, policy: Policy, case_ids: bool) -> list[str]:
+    verdict = {True: "breached only under the baseline", False: "breached only under the what-if"}
+    changed = [
+        f"<tr><td>{_e(c.case) if case_ids else '(left out)'}</td><td>{_rule_link(c.rule_id, policy)}</td>"
+        f"<td>{_e(c.area)}</td><td>{verdict[c.breached_in_baseline]}</td></tr>"
+        for c in result.changed
+    ]
+    return [
+        "<h2>Cases whose verdict changes</h2>",
+        "<table><thead><tr><th>Case</th><th>Rule</th><th>Suite or area</th><th>Verdict</th></tr></thead><tbody>",
+        *changed,
+        "</tbody></table>" if changed else "</tbody></table><p>No case's verdict changes.</p>",
+    ]
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (
+        "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>\n"
+    )
+
+
 def render_backtest(
     result: Backtest,
     baseline: Policy,
@@ -308,12 +339,6 @@ def render_backtest(
         for r in result.rows
         if r.baseline != r.candidate
     ]
-    verdict = {True: "breached only under the baseline", False: "breached only under the what-if"}
-    changed = [
-        f"<tr><td>{_e(c.case) if case_ids else '(left out)'}</td><td>{_rule_link(c.rule_id, candidate)}</td>"
-        f"<td>{_e(c.area)}</td><td>{verdict[c.breached_in_baseline]}</td></tr>"
-        for c in result.changed
-    ]
     pages_before = sum(r.baseline.breaches + r.baseline.warnings for r in result.rows)
     pages_after = sum(r.candidate.breaches + r.candidate.warnings for r in result.rows)
     where = _e(result.area) if result.area else "all suites and areas"
@@ -331,24 +356,5 @@ def render_backtest(
         "</tbody></table>" if rows else "</tbody></table><p>No rule's alerts change.</p>",
     ]
     if sweep is not None:
-        label, points = sweep
-        values = "".join(
-            f"<tr><td>{_e(p.value)}</td><td class='n'>{p.warnings}</td><td class='n'>{p.breaches}</td></tr>"
-            for p in points
-        )
-        body += [
-            f"<h2>How the alerts answer {_e(label)}</h2>",
-            _line_chart(points, label),
-            "<table><thead><tr><th>Value</th><th class='n'>Warnings</th><th class='n'>Breaches</th></tr></thead>"
-            f"<tbody>{values}</tbody></table>",
-        ]
-    body += [
-        "<h2>Cases whose verdict changes</h2>",
-        "<table><thead><tr><th>Case</th><th>Rule</th><th>Suite or area</th><th>Verdict</th></tr></thead><tbody>",
-        *changed,
-        "</tbody></table>" if changed else "</tbody></table><p>No case's verdict changes.</p>",
-    ]
-    return (
-        "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'>"
-        f"<title>{title}</title><style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>\n"
-    )
+        body += _sweep_section(*sweep)
+    return _page(title, body + _changed_section(result, candidate, case_ids))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from agents.alert import Alert
     from agents.policy import Policy
     from agents.replay import Summary
+    from alerts.export import Period
     from streams.contract import Event
     from streams.validation import InputLimits
     from watchkeeper.importing import Checkpoint
@@ -286,25 +287,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from agents.policy import load_policy
-    from reports.figures import Period, report
-    from reports.html import render
+def _period(args: argparse.Namespace) -> Period | None:
+    """``--from``/``--to`` (London days, ``--to`` included, or ISO times) and ``--area``; None after
+    saying what is wrong."""
+    from alerts.export import Period
     from watchkeeper.audit import day_or_time
-    from worker.settings import input_limits
 
     try:
         start, end = day_or_time(args.start), day_or_time(args.end, end=True)
     except ValueError as exc:
         print(f"watchkeeper: {exc}", file=sys.stderr)
-        return 2
+        return None
     if end <= start:
         print("watchkeeper: --to must be after --from", file=sys.stderr)
+        return None
+    return Period(start, end, args.area)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from agents.policy import load_policy
+    from reports.figures import report
+    from reports.html import render
+    from worker.settings import input_limits
+
+    period = _period(args)
+    if period is None:
         return 2
     policy = load_policy(args.policy or None, args.overrides)
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
     events, invalid = read_events(args.file, now=far_future, limits=input_limits(Settings.from_env()))
-    figures = report(events, policy, Period(start, end, args.area))
+    figures = report(events, policy, period)
     page = render(figures, policy, case_ids=not args.no_case_ids, source=shown(args.file))
     args.out.write_text(page, encoding="utf-8")
     print(f"report of {len(events)} event(s) ({invalid} invalid) written to {args.out}", file=sys.stderr)
@@ -344,8 +356,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     import tempfile
 
     from agents.policy import load_policy
+    from alerts.export import Period
     from reports.backtest import backtest, only, sweep
-    from reports.figures import Period
     from reports.html import render_backtest
     from watchkeeper.audit import day_or_time
     from worker.settings import input_limits
@@ -614,18 +626,11 @@ def _add_users(sub: Subparsers) -> None:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
-    from alerts.export import Period
-    from watchkeeper.audit import day_or_time, main_export
+    from watchkeeper.audit import main_export
 
-    try:
-        start, end = day_or_time(args.start), day_or_time(args.end, end=True)
-    except ValueError as exc:
-        print(f"watchkeeper: {exc}", file=sys.stderr)
+    period = _period(args)
+    if period is None:
         return 2
-    if end <= start:
-        print("watchkeeper: --to must be after --from", file=sys.stderr)
-        return 2
-    period = Period(start, end, args.area)
     if args.out is None:
         return main_export(Settings.from_env(), period, args.format, sys.stdout)
     with args.out.open("w", encoding="utf-8", newline="") as out:
@@ -690,11 +695,8 @@ def _add_report(sub: Subparsers) -> None:
     p.add_argument("file", type=_events_file, metavar="EVENTS", help=EVENTS_FILE_HELP)
     p.add_argument("--from", dest="start", required=True, metavar="WHEN", help="a date (London) or an ISO time")
     p.add_argument("--to", dest="end", required=True, metavar="WHEN", help="a date (included) or an ISO time")
-    p.add_argument("--area", help="only this custody suite or area")
-    p.add_argument("--out", type=Path, default=Path("report.html"), help="the page to write (default report.html)")
+    _add_page_options(p, "report.html")
     p.add_argument("--pdf", action="store_true", help="also print it to a PDF beside it, with headless Chromium")
-    p.add_argument("--no-case-ids", action="store_true", help="leave out even pseudonymous case references")
-    p.add_argument("--policy", type=_existing_file, action="append", help="policy pack; repeat for several")
     p.add_argument("--overrides", type=_existing_file, action="append", default=[], metavar="FILE",
                    help="force override file; repeat for several")  # fmt: skip
     p.set_defaults(func=cmd_report)
@@ -718,11 +720,16 @@ def _add_backtest(sub: Subparsers) -> None:
                    help="e.g. custody.appropriate_adult.arrival.target=1h..4h/30m")  # fmt: skip
     p.add_argument("--from", dest="start", metavar="WHEN", help="default: the first record's London day")
     p.add_argument("--to", dest="end", metavar="WHEN", help="default: the last record's London day")
+    _add_page_options(p, "backtest.html")
+    p.set_defaults(func=cmd_backtest)
+
+
+def _add_page_options(p: argparse.ArgumentParser, out: str) -> None:
+    """What a report and a backtest share: the area, the page, case references, the packs."""
     p.add_argument("--area", help="only this custody suite or area")
-    p.add_argument("--out", type=Path, default=Path("backtest.html"), help="default backtest.html")
+    p.add_argument("--out", type=Path, default=Path(out), help=f"the page to write (default {out})")
     p.add_argument("--no-case-ids", action="store_true", help="leave out even pseudonymous case references")
     p.add_argument("--policy", type=_existing_file, action="append", help="policy pack; repeat for several")
-    p.set_defaults(func=cmd_backtest)
 
 
 def _add_generators(sub: Subparsers) -> None:

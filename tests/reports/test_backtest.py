@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from agents.policy import load_policy
+from alerts.export import Period
 from reports.backtest import backtest, only, sweep
-from reports.figures import Period
 from streams.contract import Event
 from streams.simulate import load_profile, simulate
 from streams.validation import decode_event

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from reports.figures import Period, report
+from alerts.export import Period
+from reports.figures import before, report
 from reports.html import render
 from streams.contract import Event
 from streams.validation import decode_event
@@ -78,5 +79,5 @@ def test_the_period_before_is_as_many_london_days_across_the_clock_change() -> N
     london = ZoneInfo("Europe/London")
     start = dt.datetime(2026, 10, 15, tzinfo=london).astimezone(dt.UTC)
     end = dt.datetime(2026, 10, 29, tzinfo=london).astimezone(dt.UTC)  # the clocks went back on the 25th
-    before = Period(start, end).before()
-    assert before.start == dt.datetime(2026, 10, 1, tzinfo=london) and before.end == start
+    earlier = before(Period(start, end))
+    assert earlier.start == dt.datetime(2026, 10, 1, tzinfo=london) and earlier.end == start
