@@ -1,140 +1,104 @@
-"""Benchmark (a): engine-only replay throughput with a million open deadlines.
+"""Benchmark (a): the engine replaying a realistic mix, shipped policy packs, a million cases.
 
-    python bench/engine_replay.py [--cases 1000000] [--repeats 3]
+    python bench/engine_replay.py [--cases 1000000] [--profile large] [--days 60]
 
-Phase 1 opens one appropriate-adult deadline per case (detention authorised + AA requested:
-2 events per case; the target is set to 24 h so none falls due). Phase 2 then feeds one
-more event per case while every deadline is still open (an interview, which does not touch
-the clock). Events are built before timing starts: this measures the engine and the replay
-scheduler only.
+The mix (bench/mix.py) is a simulated force's cases folded onto one day and copied to
+``--cases`` cases. Phase 1 is every record entered on that day: every case opens, clocks
+start, warnings and breaches fall due and are raised. Phase 2 is the rest of the records,
+with every case held. Both are replayed by ``agents.replay.Replay`` with the shipped packs,
+as ``watchkeeper replay``, reports and backtests use it; events are built a chunk at a time
+outside the timed part.
 
-Reports events/s per phase (median of repeats for phase 2), resident memory per open
-deadline (RSS growth over phase 1 / cases), and the encoded size of one case's state as the
-worker's table stores it.
+Reports, for each phase, events/s and alerts raised; resident memory per case held (RSS
+growth over the run / cases, at the end of each phase); and the encoded size of an open
+custody case as the worker's table stores it (the median over custody cases with a clock
+still running at the end of phase 1).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import resource
 import statistics
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import mix
+
 from agents.engine import CASE_ENCODER
 from agents.policy import load_policy
 from agents.replay import Replay
-from streams.contract import (
-    AppropriateAdultRequested,
-    DetentionAuthorised,
-    Event,
-    InterviewStarted,
-)
-
-T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+from streams.contract import Event
 
 
 def rss_mb() -> float:
+    """Current resident set, from /proc (ru_maxrss is the peak, which the chunks inflate)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def events(cases: int, phase: int) -> list[Event]:
-    """Pre-built events; all times inside one hour so no deadline (2 h) falls due."""
-    out = []
-    step = dt.timedelta(seconds=3600 / max(cases, 1))
-    for i in range(cases):
-        at = T0 + step * i + dt.timedelta(minutes=30 * phase)
-        subject = f"CR-{i:07d}"
-        if phase == 0:
-            out.append(
-                Event(
-                    f"d{i}",
-                    "bench",
-                    "custody.detention.authorised",
-                    subject,
-                    at,
-                    at,
-                    DetentionAuthorised(relevant_time=at, age_years=15, custody_suite="SUITE-A"),
-                )
-            )
-            out.append(
-                Event(
-                    f"r{i}",
-                    "bench",
-                    "custody.appropriate_adult.requested",
-                    subject,
-                    at,
-                    at,
-                    AppropriateAdultRequested(),
-                )
-            )
-        else:
-            out.append(
-                Event(
-                    f"i{i}-{phase}",
-                    "bench",
-                    "custody.interview.started",
-                    subject,
-                    at,
-                    at,
-                    InterviewStarted(appropriate_adult_present=True),
-                )
-            )
-    return out
+def run_phase(run: Replay, source: Iterator[Event]) -> tuple[int, int, float]:
+    events = alerts = 0
+    seconds = 0.0
+    for chunk in mix.chunks(source):
+        start = time.perf_counter()
+        for event in chunk:
+            for _ in run.feed(event, event.recordedtime):
+                alerts += 1
+        seconds += time.perf_counter() - start
+        events += len(chunk)
+        del chunk
+    return events, alerts, seconds
 
 
-def feed(run: Replay, batch: list[Event]) -> float:
-    start = time.perf_counter()
-    for event in batch:
-        for _ in run.feed(event, event.recordedtime):
-            pass
-    return time.perf_counter() - start
+def open_custody_sizes(run: Replay) -> list[int]:
+    return [
+        len(CASE_ENCODER.encode(state))
+        for name, state in run.cases.items()
+        if name.startswith("CR-") and any(c.live for c in state.clocks.values())
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", default="large")
+    parser.add_argument("--days", type=int, default=60, help="simulated period; cases start in its first half")
     args = parser.parse_args()
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as force:
-        # a 24 h target keeps every deadline open through all phases (they span 2.5 h)
-        # (and the welfare notification, issue 15, whose 30-minute warning would fall in phase 2)
-        force.write(
-            "force: bench\noverrides:\n  custody.appropriate_adult.arrival:\n    target: 24h\n"
-            "  custody.welfare_person.informed:\n    target: 24h\n"
-        )
-    policy = load_policy(overrides=[force.name])
-    opening = events(args.cases, 0)
+    policy = load_policy()
+    source = mix.build(args.profile, args.days)
+    copies = source.copies_for(args.cases)
     gc.collect()
-    gc.freeze()  # the prebuilt events are not part of what is measured
+    gc.freeze()  # the templates are not part of what is measured
     run = Replay(policy)
     before = rss_mb()
-    seconds = feed(run, opening)
-    after = rss_mb()
-    assert run.open_deadlines() == args.cases, run.open_deadlines()
-    print(f"cases={args.cases} python={sys.version.split()[0]}")
-    print(f"phase 1 (open {args.cases} deadlines): {len(opening) / seconds:,.0f} events/s")
     print(
-        f"memory per open deadline: {(after - before) * 1024 * 1024 / args.cases:,.0f} bytes of RSS "
-        f"(engine state in memory); encoded case state for the table: "
-        f"{len(CASE_ENCODER.encode(run.cases['CR-0000000']))} bytes"
+        f"mix: {args.profile} profile, {source.cases} simulated cases x {copies} copies; "
+        f"shipped packs ({len(policy.rules)} rules); python {sys.version.split()[0]}"
     )
-    rates = []
-    for repeat in range(1, args.repeats + 1):
-        batch = events(args.cases, repeat)
-        rates.append(len(batch) / feed(run, batch))
-        del batch
-    assert run.open_deadlines() == args.cases
-    print(
-        f"phase 2 (with {args.cases} open): median {statistics.median(rates):,.0f} events/s "
-        f"over {args.repeats} runs ({', '.join(f'{r:,.0f}' for r in rates)})"
-    )
+    for number in (1, 2):
+        events, alerts, seconds = run_phase(run, source.phase(number, copies))
+        held = len(run.cases)
+        print(
+            f"phase {number} ({'every case opens' if number == 1 else 'every case held'}): "
+            f"{events:,} events in {seconds:.1f} s = {events / seconds:,.0f} events/s; {alerts:,} alerts; "
+            f"{held:,} cases held, {run.open_deadlines():,} with a deadline pending"
+        )
+        print(f"  memory: {(rss_mb() - before) * 1024 * 1024 / held:,.0f} bytes of RSS per case held")
+        if number == 1:
+            sizes = open_custody_sizes(run)
+            print(
+                f"  encoded open custody case: median {statistics.median(sizes):,.0f} bytes, "
+                f"max {max(sizes):,} ({len(sizes):,} open custody cases)"
+            )
+    print(f"rebuilds (late records): {run.rebuilds:,}; late entries: {run.late_entries:,}")
 
 
 if __name__ == "__main__":
