@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, next_due
+from agents.engine import CaseState, decode_case_state, encode_case_state, next_due
 from alerts import lifecycle
 from alerts.lifecycle import RECORD_DECODER, RECORD_ENCODER, AlertRecord
 from worker.due_index import DueIndex
@@ -52,11 +52,11 @@ def index_owned(
 
 
 def encode_case(state: CaseState) -> bytes:
-    return with_header(state.partition, next_due(state), CASE_ENCODER.encode(state))
+    return with_header(state.partition, next_due(state), encode_case_state(state))
 
 
 def decode_case(raw: bytes) -> CaseState:
-    return CASE_DECODER.decode(payload(raw))
+    return decode_case_state(payload(raw))
 
 
 def encode_alert_record(partition: int, record: AlertRecord) -> bytes:

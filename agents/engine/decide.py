@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
-from agents.alert import Alert, alert_id
+from agents.alert import Alert
 from agents.engine.emit import emit
 from agents.engine.state import (
     DERIVED,
@@ -84,7 +84,10 @@ def process_event(
         event.id, event.type, event.time, event.recordedtime, msgspec.to_builtins(event.data), late_entry
     )
     latest = state.events[-1].time if state.events else EPOCH
-    bisect.insort_right(state.events, stored, key=lambda e: e.time)
+    if event.time >= latest:
+        state.events.append(stored)
+    else:
+        bisect.insort_right(state.events, stored, key=lambda e: e.time)
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
     forward_to = _forward_targets(state, policy, stored)
@@ -347,8 +350,7 @@ def _apply_immediate(state: CaseState, rule: Rule, stored: StoredEvent) -> None:
     matched = _matching(rule.trigger, stored, state.facts, state)
     if matched is not None and rule.applies(state.facts):
         grounds = "; ".join(c.describe() for c in matched.when if c.on_event)
-        aid = alert_id(rule.id, state.case, stored.id, "breach")
-        state.immediates.append(Immediate(rule.id, rule.version, stored.id, stored.time, aid, grounds))
+        state.immediates.append(Immediate(rule.id, rule.version, stored.id, stored.time, grounds))
         state.decided_until = max(state.decided_until, stored.time)
 
 
@@ -381,18 +383,16 @@ def _start_clock(state: CaseState, policy: Policy, rule: Rule, stored: StoredEve
     span = _first_span(state, policy, rule, stored, anchor)
     if span is None:
         return None
-    state.started[rule.id] = ordinal = state.started.get(rule.id, 0) + 1
+    previous = state.clocks.get(rule.id)  # the rule's latest clock: its ordinal counts the rule's clocks
+    ordinal = previous.ordinal + 1 if previous is not None else 1
     clock = Clock(rule.id, rule.version, stored.id, ordinal, anchor, [])
-    clock.cycles.append(_cycle(state, rule, clock, 0, 0.0, span))
+    clock.cycles.append(_cycle(rule, clock, 0, 0.0, span))
     return clock
 
 
-def _cycle(state: CaseState, rule: Rule, clock: Clock, number: int, start_offset: float, due_offset: float) -> Cycle:
-    span = dt.timedelta(seconds=due_offset - start_offset)
-    key = f"{clock.ordinal}#{number}"
+def _cycle(rule: Rule, clock: Clock, number: int, start_offset: float, due_offset: float) -> Cycle:
     stages = [
-        Stage(name, start_offset + off.total_seconds(), EPOCH, alert_id(rule.id, state.case, key, name))
-        for name, off in rule.stage_offsets(span)
+        Stage(name, start_offset + offset, EPOCH) for name, offset in rule.stage_seconds(due_offset - start_offset)
     ]
     cycle = Cycle(number, EPOCH, due_offset, stages)
     _place(clock, cycle)
@@ -433,7 +433,7 @@ def _step_chain(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent)
     else:
         return  # a step that sets no next deadline is not a compliant step
     current.ended_by = stored.id
-    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, base, due))
+    clock.cycles.append(_cycle(rule, clock, current.number + 1, base, due))
     clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
 
 
@@ -462,7 +462,7 @@ def _extend(state: CaseState, rule: Rule, clock: Clock, stored: StoredEvent, ext
     if new_due <= current.due_offset:
         return
     current.ended_by, current.extended = stored.id, True
-    clock.cycles.append(_cycle(state, rule, clock, current.number + 1, 0.0, new_due))
+    clock.cycles.append(_cycle(rule, clock, current.number + 1, 0.0, new_due))
     clock.cycles[:-1] = _worth_keeping(clock.cycles[:-1])
 
 

@@ -27,6 +27,7 @@ import msgspec
 from agents.alert import Alert
 from agents.engine import wording
 from agents.engine.state import (
+    SEPARATOR,
     CaseState,
     Clock,
     Cycle,
@@ -34,9 +35,12 @@ from agents.engine.state import (
     LedgerStatus,
     Stage,
     StoredEvent,
+    alert_id_of,
     all_clocks,
     area_of,
+    cycle_instance,
     find_event,
+    stage_key,
     stage_kind,
 )
 from agents.policy import Policy, Rule
@@ -85,93 +89,96 @@ class _Emission:
         return self.policy.calendar.zone
 
     def run(self) -> list[Alert]:
-        present: set[str] = set()
         for clock in all_clocks(self.state):
             rule = self.policy.rule(clock.rule_id)
-            if rule is None:
+            if rule is None or clock.settled:
                 continue
+            live = clock.live
             for cycle in clock.cycles:
-                present.update(s.alert_id for s in cycle.stages)
-                self._cycle(rule, clock, cycle, live=cycle is clock.current and clock.live)
+                prefix = stage_key(rule.id, cycle_instance(clock, cycle), "")
+                self._cycle(rule, clock, cycle, prefix, live=live and cycle is clock.current)
+            clock.settled = not live
         for record in self.state.immediates:
-            present.add(record.alert_id)
+            key = stage_key(record.rule_id, record.event_id, "breach")
             rule = self.policy.rule(record.rule_id)
-            sent = self.state.ledger.get(record.alert_id)
+            sent = self.state.ledger.get(key)
             if rule is not None and (sent is None or sent.status == "retracted"):
                 context = LedgerEntry(
                     "firing", 0, rule.id, record.rule_version, "breach", record.at, record.at, record.at
                 )
                 reason = wording.immediate_reason(self.state, rule, record, self.zone)
-                self.say(rule, record.alert_id, context, "firing", reason)
-        for aid, sent in list(self.state.ledger.items()):  # said before, no longer part of any clock
-            if aid not in present and said(sent) and (rule := self.policy.rule(sent.rule_id)) is not None:
+                self.say(rule, key, context, "firing", reason)
+        for key, sent in list(self.state.ledger.items()):  # said before, no longer part of any clock
+            if said(sent) and not _present(self.state, key) and (rule := self.policy.rule(sent.rule_id)) is not None:
                 reason = wording.retraction_reason(sent.stage_name, sent.stage_at, self.trigger, self.zone)
-                self.say(rule, aid, sent, "retracted", reason)
+                self.say(rule, key, sent, "retracted", reason)
         return self.out
 
-    def _status(self, stage: Stage) -> LedgerStatus | None:
-        sent = self.state.ledger.get(stage.alert_id)
+    def _status(self, prefix: str, stage: Stage) -> LedgerStatus | None:
+        sent = self.state.ledger.get(prefix + stage.name)
         return sent.status if sent is not None else None
 
-    def _cycle(self, rule: Rule, clock: Clock, cycle: Cycle, *, live: bool) -> None:
-        self._raise_pending(rule, clock, cycle, live=live)
+    def _cycle(self, rule: Rule, clock: Clock, cycle: Cycle, prefix: str, *, live: bool) -> None:
+        self._raise_pending(rule, clock, cycle, prefix, live=live)
+        ledger = self.state.ledger
         for stage in cycle.stages:
-            sent = self.state.ledger.get(stage.alert_id)
+            sent = ledger.get(prefix + stage.name)
             if sent is not None and said(sent):
-                self._follow_up(rule, clock, cycle, stage, sent, live=live)
+                self._follow_up(rule, clock, cycle, stage, prefix, sent, live=live)
         if not live:
-            self._close_unsuperseded(rule, clock, cycle)
+            self._close_unsuperseded(rule, clock, cycle, prefix)
 
-    def _close_unsuperseded(self, rule: Rule, clock: Clock, cycle: Cycle) -> None:
+    def _close_unsuperseded(self, rule: Rule, clock: Clock, cycle: Cycle, prefix: str) -> None:
         """A stage superseded by one since retracted, on a deadline that has ended: it did happen,
         so it closes as an open alert would. (A live deadline raises it again instead.)"""
         for stage in cycle.stages:
-            sent = self.state.ledger.get(stage.alert_id)
+            sent = self.state.ledger.get(prefix + stage.name)
             if sent is None or sent.status != "superseded" or not said(sent) or not stage.fired:
                 continue
-            if not self._later_stands(cycle, stage) and (closed := self._closing(rule, clock, cycle)) is not None:
-                self.say(rule, stage.alert_id, _context(rule, clock, cycle, stage), *closed)
+            if not self._later_stands(cycle, stage, prefix) and (closed := self._closing(rule, clock, cycle)):
+                self.say(rule, prefix + stage.name, _context(rule, clock, cycle, stage), *closed)
 
-    def _later_stands(self, cycle: Cycle, stage: Stage) -> bool:
-        return any(said(self.state.ledger.get(s.alert_id)) for s in cycle.stages if s.offset > stage.offset)
+    def _later_stands(self, cycle: Cycle, stage: Stage, prefix: str) -> bool:
+        ledger = self.state.ledger
+        return any(said(ledger.get(prefix + s.name)) for s in cycle.stages if s.offset > stage.offset)
 
-    def _raise_pending(self, rule: Rule, clock: Clock, cycle: Cycle, *, live: bool) -> None:
+    def _raise_pending(self, rule: Rule, clock: Clock, cycle: Cycle, prefix: str, *, live: bool) -> None:
         """Raise the latest stage that fired and was never said, unless a later one stands; then
         supersede the earlier stages still open, so the deadline has one open alert."""
         raisable = RAISABLE_LIVE if live else UNRAISED
-        pending = [s for s in cycle.stages if s.fired and self._status(s) in raisable]
-        if not pending or self._later_stands(cycle, pending[-1]):
+        pending = [s for s in cycle.stages if s.fired and self._status(prefix, s) in raisable]
+        if not pending or self._later_stands(cycle, pending[-1], prefix):
             return
         latest = pending[-1]
         for stage in pending[:-1]:
-            if self._status(stage) is None:  # never sent: skipped, unsaid
-                self.state.ledger[stage.alert_id] = _context(rule, clock, cycle, stage, "superseded")
+            if self._status(prefix, stage) is None:  # never sent: skipped, unsaid
+                self.state.ledger[prefix + stage.name] = _context(rule, clock, cycle, stage, "superseded")
         reason = wording.firing_reason(self.state, rule, clock, cycle, latest, self.now, self.zone)
         hindsight = wording.hindsight(self.state, latest, self.now, self.zone)
-        self.say(rule, latest.alert_id, _context(rule, clock, cycle, latest), "firing", reason, hindsight)
+        self.say(rule, prefix + latest.name, _context(rule, clock, cycle, latest), "firing", reason, hindsight)
         for stage in cycle.stages:
-            if stage.offset < latest.offset and self._status(stage) in OPEN:
+            if stage.offset < latest.offset and self._status(prefix, stage) in OPEN:
                 superseded = wording.superseded_reason(latest.name, self.now, self.zone)
                 context = _context(rule, clock, cycle, stage)
-                self.say(rule, stage.alert_id, context, "superseded", superseded, ended_at=latest.at)
+                self.say(rule, prefix + stage.name, context, "superseded", superseded, ended_at=latest.at)
 
     def _follow_up(
-        self, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, sent: LedgerEntry, *, live: bool
+        self, rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, prefix: str, sent: LedgerEntry, *, live: bool
     ) -> None:
         """What changed for a stage already said: retracted, closed or moved."""
-        context = _context(rule, clock, cycle, stage)
+        context, key = _context(rule, clock, cycle, stage), prefix + stage.name
         if not stage.fired:
             reason = wording.retraction_reason(stage.name, stage.at, self.trigger, self.zone)
-            self.say(rule, stage.alert_id, context, "retracted", reason)
+            self.say(rule, key, context, "retracted", reason)
         elif sent.status not in OPEN:
             return
         elif not live:
             closed = self._closing(rule, clock, cycle)
             if closed is not None:
-                self.say(rule, stage.alert_id, context, *closed)
+                self.say(rule, key, context, *closed)
         elif sent.deadline != cycle.due and clock.status == "running":
             reason = wording.moved_reason(self.state, sent.deadline, cycle.due, self.trigger, self.zone)
-            self.say(rule, stage.alert_id, context, "updated", reason)
+            self.say(rule, key, context, "updated", reason)
 
     def _closing(
         self, rule: Rule, clock: Clock, cycle: Cycle
@@ -203,27 +210,27 @@ class _Emission:
     def say(
         self,
         rule: Rule,
-        aid: str,
+        key: str,
         context: LedgerEntry,
         status: AlertStatus,
         reason: str,
         hindsight: str | None = None,
         ended_at: dt.datetime | None = None,
     ) -> None:
-        """Build the alert and record it in the ledger with the next revision."""
+        """Build the alert and record it in the ledger (by stage key) with the next revision."""
         state, now = self.state, self.now
-        previous = state.ledger.get(aid)
+        previous = state.ledger.get(key)
         revision = (previous.revision if previous is not None else 0) + 1
         deadline = context.deadline
         if status not in OPEN and previous is not None:
             deadline = previous.deadline  # a closing message speaks of the deadline it closes
-        state.ledger[aid] = msgspec.structs.replace(context, status=status, revision=revision, deadline=deadline)
+        state.ledger[key] = msgspec.structs.replace(context, status=status, revision=revision, deadline=deadline)
         kind = stage_kind(context.stage_name)
         immediate = rule.kind == "immediate"
         open_now = status in OPEN
         self.out.append(
             Alert(
-                alert_id=aid,
+                alert_id=alert_id_of(state.case, key),
                 revision=revision,
                 status=status,
                 stage=kind,
@@ -261,3 +268,22 @@ class _Emission:
 def _context(rule: Rule, clock: Clock, cycle: Cycle, stage: Stage, status: LedgerStatus = "firing") -> LedgerEntry:
     """The ledger entry a stage's alert would have; ``say`` sets its status and revision."""
     return LedgerEntry(status, 0, rule.id, clock.rule_version, stage.name, cycle.due, stage.at, clock.anchor)
+
+
+def _present(state: CaseState, key: str) -> bool:
+    """Whether a stage key still names a stage of one of the case's clocks, or an immediate
+    breach: a rebuild, or a cycle given up, can leave an alert said of a stage that is gone."""
+    parts = key.split(SEPARATOR)
+    if len(parts) != 3:
+        return False  # an alert id from the first format whose stage was already gone
+    rule_id, instance, name = parts
+    if name == "breach" and any(r.rule_id == rule_id and r.event_id == instance for r in state.immediates):
+        return True
+    return any(
+        stage.name == name
+        for clock in all_clocks(state)
+        if clock.rule_id == rule_id
+        for cycle in clock.cycles
+        if cycle_instance(clock, cycle) == instance
+        for stage in cycle.stages
+    )

@@ -6,9 +6,14 @@ recomputes them. The **ledger** is history, what was last said about each alert 
 never recomputed: that is what lets a rebuild raise what was missed and retract what a late
 record disproves without saying anything twice.
 
-Stored in the worker's table as msgpack (``CASE_ENCODER``). Structs marked ``array_like``
-are stored as arrays: a field may only be added at the end, with a default, so that stored
-cases still decode.
+Stored in the worker's table as msgpack (``encode_case_state``), every struct as an array:
+a field may only be added at the end, with a default, so that stored cases still decode.
+Cases stored in the first format (a map, with every stage's alert id written out) still
+decode, through ``format1``.
+
+Alert ids are not stored: a stage is named by its *key* (rule, clock instance, stage), from
+which its alert id follows (``alert_id_of``). Working a uuid5 out for every stage of every
+clock up front was most of the engine's time, and its 36 characters most of a case's size.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
+from agents.alert import alert_id
 from agents.vocabulary import AlertStatus, StageKind
 
 ClockStatus = Literal["running", "paused", "met", "cancelled", "not_applicable"]
@@ -48,7 +54,6 @@ class Stage(msgspec.Struct, array_like=True):
     offset: float
     """Seconds of counted (unpaused) clock time from the anchor: fixed when the cycle starts."""
     at: dt.datetime
-    alert_id: str
     fired: bool = False
     """Its time has passed on a running clock that applies: an alert for it is justified."""
 
@@ -65,7 +70,7 @@ class Cycle(msgspec.Struct, array_like=True):
     """Ended because a recorded authorisation moved the deadline later: a next cycle follows."""
 
 
-class Clock(msgspec.Struct):
+class Clock(msgspec.Struct, array_like=True):
     rule_id: str
     rule_version: int
     instance: str
@@ -80,6 +85,9 @@ class Clock(msgspec.Struct):
     paused_total: float = 0.0
     ended_at: dt.datetime | None = None
     ended_by: str | None = None
+    settled: bool = False
+    """Ended, and everything it justifies has been said: emission passes it by. Only a rebuild
+    (which makes new clocks) can change what an ended clock justifies."""
 
     @property
     def current(self) -> Cycle:
@@ -96,7 +104,6 @@ class Immediate(msgspec.Struct, array_like=True):
     rule_version: int
     event_id: str
     at: dt.datetime
-    alert_id: str
     grounds: str = ""
     """The trigger's conditions that held, in words: why this record breaks the rule."""
 
@@ -115,7 +122,7 @@ class LedgerEntry(msgspec.Struct, array_like=True):
     clock_started_at: dt.datetime
 
 
-class CaseState(msgspec.Struct):
+class CaseState(msgspec.Struct, array_like=True):
     case: str
     domain: str
     partition: int = -1
@@ -128,20 +135,54 @@ class CaseState(msgspec.Struct):
     """The current clock of each rule."""
     history: list[Clock] = []
     """Ended clocks replaced by a newer one (a restart or a reset) whose alerts still matter."""
-    started: dict[str, int] = {}
-    """How many clocks each rule has started in this case: the ordinal that names a clock."""
     immediates: list[Immediate] = []
     ledger: dict[str, LedgerEntry] = {}
+    """Keyed by stage key (``stage_key``)."""
     decided_until: dt.datetime = EPOCH
     """The latest stage or immediate time that has fired: an event at or before it must rebuild
     (an action at a stage's exact instant means the stage should not have fired)."""
 
 
-DERIVED: Final = ("facts", "clocks", "history", "started", "immediates", "decided_until")
+DERIVED: Final = ("facts", "clocks", "history", "immediates", "decided_until")
 """CaseState fields that are a function of its events: what a rebuild replaces."""
 
 CASE_ENCODER: Final = msgspec.msgpack.Encoder()
 CASE_DECODER: Final = msgspec.msgpack.Decoder(CaseState)
+_MAP_MARKERS: Final = frozenset(range(0x80, 0x90)) | {0xDE, 0xDF}
+"""msgpack's first byte of a map: a case stored in the first format."""
+
+
+def encode_case_state(state: CaseState) -> bytes:
+    return CASE_ENCODER.encode(state)
+
+
+def decode_case_state(raw: bytes | memoryview) -> CaseState:
+    """A stored case, in either format."""
+    if raw and raw[0] in _MAP_MARKERS:
+        from agents.engine import format1  # only for cases stored before the compact format
+
+        return format1.upgrade(raw)
+    return CASE_DECODER.decode(raw)
+
+
+SEPARATOR: Final = "\x1f"
+
+
+def stage_key(rule_id: str, instance: str, stage_name: str) -> str:
+    """What names an alert within its case: the rule, the clock instance (``ordinal#cycle``,
+    or an immediate rule's event id) and the stage."""
+    return f"{rule_id}{SEPARATOR}{instance}{SEPARATOR}{stage_name}"
+
+
+def cycle_instance(clock: Clock, cycle: Cycle) -> str:
+    """A clock's ordinal and cycle: an earlier start arriving late does not rename a deadline."""
+    return f"{clock.ordinal}#{cycle.number}"
+
+
+def alert_id_of(case: str, key: str) -> str:
+    """The alert id of a stage key in a case (a key from the first format is the id itself)."""
+    parts = key.split(SEPARATOR)
+    return alert_id(parts[0], case, parts[1], parts[2]) if len(parts) == 3 else key
 
 
 def new_case(case: str, domain: str, partition: int = -1) -> CaseState:

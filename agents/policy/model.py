@@ -17,6 +17,8 @@ from agents.durations import format_duration
 from agents.vocabulary import Grade, RuleKind, Severity
 from streams.contract import Domain, event_label
 
+MEMO_SPANS: Final = 64
+"""Distinct spans a rule remembers its stage offsets for (``Rule.stage_seconds``)."""
 LOCAL_STANDARD: Final = "local standard"
 """How a legal basis begins when no national text fixes the threshold."""
 
@@ -213,6 +215,9 @@ class Rule:
     overridden: tuple[str, ...] = ()
     """Fields a force file changed: shown in every alert of this rule, with the file."""
     override_source: str | None = None
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    """Answers the engine asks for on every clock (stage offsets per span, the types a timeline
+    shows), worked out once: the rule is immutable, so they never change."""
 
     @property
     def is_local_standard(self) -> bool:
@@ -249,6 +254,12 @@ class Rule:
     @property
     def relevant_types(self) -> frozenset[str]:
         """Every event type this rule reads: what an alert's timeline shows."""
+        known: frozenset[str] | None = self._memo.get("relevant_types")
+        if known is None:
+            known = self._memo["relevant_types"] = self._relevant_types()
+        return known
+
+    def _relevant_types(self) -> frozenset[str]:
         in_place = frozenset(self.unless_in_place or ())
         selectors = (*self.start, *self.stop, *self.step, *self.trigger, *(e.selector for e in self.extensions))
         counted = {c.name[7:] for s in selectors for c in s.when if c.name.startswith("#count ")}
@@ -264,8 +275,21 @@ class Rule:
     def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
         """(stage name, offset from the span's start) in time order, the breach last at ``span``.
         Warnings at or past the deadline are dropped: the breach supersedes them."""
-        points = sorted({o for w in self.warnings if dt.timedelta(0) <= (o := w.offset(span)) < span})
-        return [*((f"warning-{i + 1}", p) for i, p in enumerate(points)), ("breach", span)]
+        return [(name, dt.timedelta(seconds=offset)) for name, offset in self.stage_seconds(span.total_seconds())]
+
+    def stage_seconds(self, span: float) -> tuple[tuple[str, float], ...]:
+        """``stage_offsets`` in seconds. Most clocks of a rule share a few spans (a fixed
+        target): those are worked out once; spans set by records or the calendar vary per case,
+        so only the first ``MEMO_SPANS`` distinct ones are kept."""
+        key = ("stages", span)
+        known: tuple[tuple[str, float], ...] | None = self._memo.get(key)
+        if known is None:
+            whole = dt.timedelta(seconds=span)
+            points = sorted({o for w in self.warnings if dt.timedelta(0) <= (o := w.offset(whole)) < whole})
+            known = (*((f"warning-{i + 1}", p.total_seconds()) for i, p in enumerate(points)), ("breach", span))
+            if len(self._memo) < MEMO_SPANS:
+                self._memo[key] = known
+        return known
 
     def describe_target(self) -> str:
         if self.deadline is not None:

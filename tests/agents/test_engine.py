@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from agents.alert import Alert, alert_id
-from agents.engine import CASE_DECODER, CASE_ENCODER, CaseState, new_case, next_due, process_event, tick
+from agents.engine import (
+    CASE_DECODER,
+    CASE_ENCODER,
+    CaseState,
+    alert_id_of,
+    new_case,
+    next_due,
+    process_event,
+    tick,
+)
 from agents.policy import Policy
 from streams.validation import Event, decode_event
 from tests.conftest import AA_ARRIVAL, T0, cloudevent, detention, only_rules
@@ -169,7 +178,8 @@ def test_an_unrelated_record_at_a_fired_stage_instant_neither_retracts_nor_raise
     outcome = process_event(state, other, policy, T0 + H + 2 * S, as_of=T0 + H)
     assert outcome.alerts == [], "the warning stands: time had passed its instant"
     assert tick(state, policy, T0 + H + 3 * S) == []
-    assert state.ledger[warning.alert_id].status == "firing"
+    said = {alert_id_of(state.case, key): entry for key, entry in state.ledger.items()}
+    assert said[warning.alert_id].status == "firing"
 
 
 def test_an_arrival_at_the_deadline_instant_satisfies_the_warnings_and_no_breach_fires(policy: Policy) -> None:
