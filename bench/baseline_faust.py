@@ -1,6 +1,6 @@
 """Baseline for benchmark (b): a plain Faust agent that only decodes each event.
 
-BASELINE_TOPIC=... BASELINE_APP=... python bench/baseline_faust.py worker -l warning
+BASELINE_TOPIC=topic[,topic...] BASELINE_APP=... python bench/baseline_faust.py worker -l warning
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ app = faust.App(
     topic_allow_declare=False,
     stream_recovery_delay=0.2,
 )
-topic = app.topic(os.environ["BASELINE_TOPIC"], key_serializer="raw", value_serializer="raw")
+topic = app.topic(*os.environ["BASELINE_TOPIC"].split(","), key_serializer="raw", value_serializer="raw")
 
 
 processed = 0

@@ -73,21 +73,22 @@ def build(profile: str = "large", days: int = 30, seed: int = 1) -> Mix:
             continue
         cases += 1
         shift = DAY * ((first - T0) // DAY)
-        folded += [_moved(e, shift) for e in events]
+        folded += [moved(e, shift) for e in events]
     folded.sort(key=lambda e: (e.recordedtime, e.subject, e.id))
     return Mix(folded, cases, profile)
 
 
-def _moved(event: Event, shift: dt.timedelta) -> Event:
+def moved(event: Event, shift: dt.timedelta) -> Event:
+    """The event ``shift`` earlier: its times and every time in its data."""
     data = event.data
-    moved = {
+    times = {
         name: value - shift for name in data.__struct_fields__ if isinstance(value := getattr(data, name), dt.datetime)
     }
     return msgspec.structs.replace(
         event,
         time=event.time - shift,
         recordedtime=event.recordedtime - shift,
-        data=msgspec.structs.replace(data, **moved) if moved else data,
+        data=msgspec.structs.replace(data, **times) if times else data,
     )
 
 

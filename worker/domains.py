@@ -19,10 +19,11 @@ Design (answers the limits in ../shared/reference/faust-notes.md; see docs/desig
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -37,7 +38,7 @@ from agents.policy import Policy
 from streams.contract import Domain
 from streams.validation import InputLimits, Rejection, decode_record, fingerprint
 from worker import faust_internals
-from worker.channels import Send
+from worker.channels import Produce
 from worker.clock import utcnow
 from worker.deadletter import DeadLetters, Message, internal_error
 from worker.due_index import DueIndex
@@ -95,8 +96,8 @@ class DomainAgent:
     offsets: Offsets
     owned: Callable[[], Iterable[int]]
     """The input partitions this worker actively owns now."""
-    send_alert: Send
-    forward: Send
+    send_alert: Produce
+    forward: Produce
     """Re-publish an event on the domain's input topic under another case key."""
     dead_letters: DeadLetters
     metrics: Metrics
@@ -164,11 +165,12 @@ class DomainAgent:
             )
         mark = self.watermark.get(message.partition)
         self.watermark[message.partition] = result.recordedtime if mark is None else max(mark, result.recordedtime)
-        await self.emit_alerts(outcome.alerts)
+        acks = await self.emit_alerts(outcome.alerts)
         for target in outcome.forward_to:  # e.g. a missing episode, re-keyed by the child
             forwarded = msgspec.structs.replace(result, subject=target).to_cloudevent()
-            await self.forward(target.encode(), msgspec.json.encode(forwarded))
+            acks.append(await self.forward(target.encode(), msgspec.json.encode(forwarded)))
             self.metrics.event_counter(self.domain, "forwarded").inc()
+        await asyncio.gather(*acks)  # all on the broker before the case that records them is written
         self.cases[key] = encode_case(state)
         for observation in measure(state, result.id, result.type):
             self.metrics.observe(observation)
@@ -184,14 +186,17 @@ class DomainAgent:
             self.metrics.event_counter(self.domain, "out_of_order").inc()
         self.metrics.event_counter(self.domain, "accepted").inc()
 
-    async def emit_alerts(self, alerts: Iterable[Alert]) -> None:
-        """Send alerts and wait until the broker has them."""
+    async def emit_alerts(self, alerts: Iterable[Alert]) -> list[Awaitable[object]]:
+        """Send alerts, all in flight at once: the caller awaits the broker's acknowledgements
+        before it writes the case that records them (one round trip per record, not per alert)."""
+        acks = []
         for alert in alerts:
-            await self.send_alert(alert.alert_id.encode(), ALERT_ENCODER.encode(alert))
+            acks.append(await self.send_alert(alert.alert_id.encode(), ALERT_ENCODER.encode(alert)))
             area = self.metrics.bounded_area(alert.area)
             self.metrics.alerts.labels(alert.rule_id, alert.stage, alert.status, area, alert.severity).inc()
             if alert.status == "firing":
                 self.metrics.alert_lag.observe(max(0.0, (alert.raised_at - alert.stage_at).total_seconds()))
+        return acks
 
     # ------------------------------------------------------------------ time
     async def _fire(self, partition: int, key: bytes, now: dt.datetime, as_of: dt.datetime | None) -> None:
@@ -201,7 +206,7 @@ class DomainAgent:
         state = decode_case(raw)
         alerts = tick(state, self.policy, now, as_of=as_of)
         if alerts:
-            await self.emit_alerts(alerts)
+            await asyncio.gather(*await self.emit_alerts(alerts))
             self.cases[key] = encode_case(state)
         self.index.set(partition, key, next_due(state))
 

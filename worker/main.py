@@ -190,7 +190,7 @@ class _Assembly:
         settings = self.settings
         domains: dict[Domain, DomainAgent] = {}
         tables: list[TableT[bytes, bytes]] = []
-        send_alert = acked(self.channel(topics.alerts_topic(settings)))
+        send_alert = produced(self.channel(topics.alerts_topic(settings)))
         for domain in DOMAINS:
             events_name, ticks_name = topics.input_topic(settings, domain), topics.ticks_topic(settings, domain)
             cases = self.table(f"{domain}-cases")
@@ -203,7 +203,7 @@ class _Assembly:
                 offsets=ConsumerOffsets(self.app, events_name, self.probe),
                 owned=self.owned(events_name),
                 send_alert=send_alert,
-                forward=acked(self.channel(events_name)),
+                forward=produced(self.channel(events_name)),
                 dead_letters=self.dead_letters,
                 metrics=self.metrics,
                 ticks_topic=ticks_name,

@@ -49,8 +49,8 @@ def custody(broker: Broker, now: dt.datetime = T0, offsets: Offsets | None = Non
     return dataclasses.replace(
         agent,
         cases={},
-        send_alert=broker.sender("alerts"),
-        forward=broker.sender("custody.events"),
+        send_alert=broker.producer("alerts"),
+        forward=broker.producer("custody.events"),
         dead_letters=DeadLetters(broker.sender("deadletter"), worker.metrics),
         offsets=offsets or Offsets(),
         owned=lambda: [0],
@@ -68,16 +68,21 @@ def run(awaitable: Awaitable[Any]) -> Any:
     return asyncio.run(awaitable)  # type: ignore[arg-type]
 
 
-def test_an_alert_is_on_the_broker_before_the_case_recording_it_is_written() -> None:
+def test_an_alert_is_acknowledged_by_the_broker_before_the_case_recording_it_is_written() -> None:
     broker = Broker()
     agent = custody(broker, now=T0 + dt.timedelta(minutes=5))
-    stored_when_sent: list[int] = []
-    send = agent.send_alert
+    stored_when_acknowledged: list[int] = []
+    produce = agent.send_alert
 
-    async def watching(key: bytes, value: bytes) -> None:
-        raw = agent.cases.get(b"CR-1")
-        stored_when_sent.append(len(decode_case(raw).events) if raw else 0)
-        await send(key, value)
+    async def watching(key: bytes, value: bytes) -> Awaitable[None]:
+        ack = await produce(key, value)
+
+        async def acknowledged() -> None:
+            await ack
+            raw = agent.cases.get(b"CR-1")
+            stored_when_acknowledged.append(len(decode_case(raw).events) if raw else 0)
+
+        return acknowledged()
 
     agent.send_alert = watching
     run(agent.on_input(message(detention("CR-1"))))
@@ -85,7 +90,8 @@ def test_an_alert_is_on_the_broker_before_the_case_recording_it_is_written() -> 
     run(agent.on_input(message(cloudevent("CR-1", "custody.interview.started", interview, at=T0 + H / 12), 1)))
     (breach,) = [a for a in broker.on("alerts") if a["rule_id"] == "custody.interview.without_appropriate_adult"]
     assert breach["status"] == "firing"
-    assert stored_when_sent[-1] == 1, "the case was written with the interview only after the alert was sent"
+    assert stored_when_acknowledged, "the alert's acknowledgement was awaited"
+    assert stored_when_acknowledged[-1] == 1, "case written with the interview only once the broker had the alert"
     assert len(decode_case(agent.cases[b"CR-1"]).events) == 2
 
 
@@ -177,8 +183,8 @@ def test_a_missing_episode_event_is_forwarded_under_the_child_s_key() -> None:
     agent = dataclasses.replace(
         worker.domains["incidents"],
         cases={},
-        send_alert=broker.sender("alerts"),
-        forward=broker.sender("incidents.events"),
+        send_alert=broker.producer("alerts"),
+        forward=broker.producer("incidents.events"),
         dead_letters=DeadLetters(broker.sender("deadletter"), worker.metrics),
         clock=lambda: T0,
     )
