@@ -60,6 +60,17 @@ LAG_SECONDS = 15.0
 GAUGE_SECONDS = 5.0
 
 
+def rocksdb_options(memory_mb: int) -> dict[str, int]:
+    """Faust's RocksDB options for one table partition within ``memory_mb``."""
+    quarter = memory_mb * 1024 * 1024 // 4
+    return {
+        "write_buffer_size": quarter,
+        "max_write_buffer_number": 2,
+        "block_cache_size": 2 * quarter,
+        "block_cache_compressed_size": quarter,
+    }
+
+
 @dataclass
 class Worker:
     """An assembled worker: the Faust app, and every part registered on it."""
@@ -176,7 +187,13 @@ class _Assembly:
         # Faust derives a table's *changelog* serializers from key_type/value_type (bytes: raw)
         # and ignores ``schema`` for that; a Schema alone writes and recovers the changelog as
         # JSON, and recovery fails after a restart.
-        return self.app.Table(name, partitions=self.settings.partitions, key_type=bytes, value_type=bytes)
+        return self.app.Table(
+            name,
+            partitions=self.settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=rocksdb_options(self.settings.rocksdb_memory_mb) if self.settings.store == "rocksdb://" else None,
+        )
 
     def every(self, seconds: float, fun: Callable[[], Awaitable[None]]) -> None:
         """Run ``fun`` every ``seconds`` on this worker, from when it is ready until it stops."""

@@ -351,6 +351,16 @@ class Settings:
         check=lambda v: v in ("memory://", "rocksdb://"),
         hint="memory:// or rocksdb://",
     )
+    rocksdb_memory_mb: int = _setting(
+        "WATCHKEEPER_ROCKSDB_MEMORY_MB",
+        16,
+        "Memory each table partition's RocksDB may hold, in MB: half for its two write buffers, half "
+        "for its block cache. Faust's defaults (three 64 MB write buffers and a 2 GB cache per "
+        "partition) let a worker grow with its tables' partitions, not with its cases.",
+        int,
+        lambda v: 4 <= v <= 4096,
+        "a whole number of MB from 4 to 4096",
+    )
     recovery_delay_seconds: float = _setting(
         "WATCHKEEPER_RECOVERY_DELAY_SECONDS",
         3.0,

@@ -39,6 +39,7 @@ from agents.engine.state import (
     Stage,
     StoredEvent,
     all_clocks,
+    stage_key,
 )
 from agents.policy import Extension, Policy, Rule, Selector, all_hold
 from streams.contract import Event
@@ -121,7 +122,8 @@ def _reopen_instant(state: CaseState, at: dt.datetime) -> bool:
     for stage in reopen:
         stage.fired = False
     fired = [s.at for c in all_clocks(state) for cycle in c.cycles for s in cycle.stages if s.fired]
-    state.decided_until = max([*fired, *(record.at for record in state.immediates)], default=EPOCH)
+    settled = [c.fired_until for c in all_clocks(state) if c.settled]
+    state.decided_until = max([*fired, *settled, *(record.at for record in state.immediates)], default=EPOCH)
     return True
 
 
@@ -312,9 +314,15 @@ def _replace(state: CaseState, old: Clock | None, new: Clock | None) -> None:
         return
     if old is not None:
         old.cycles = _worth_keeping(old.cycles)
-        if old.cycles:
+        if old.cycles or (old.settled and _spoken_of(state, old)):
             state.history.append(old)
     state.clocks[new.rule_id] = new
+
+
+def _spoken_of(state: CaseState, clock: Clock) -> bool:
+    """Whether the ledger holds anything said of this clock (a settled clock keeps no cycles)."""
+    prefix = stage_key(clock.rule_id, f"{clock.ordinal}#", "")[:-1]
+    return any(key.startswith(prefix) for key in state.ledger)
 
 
 def _recorded(state: CaseState, types: frozenset[str], until: dt.datetime, besides: str = "") -> bool:

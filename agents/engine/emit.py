@@ -27,6 +27,7 @@ import msgspec
 from agents.alert import Alert
 from agents.engine import wording
 from agents.engine.state import (
+    EPOCH,
     SEPARATOR,
     CaseState,
     Clock,
@@ -89,6 +90,7 @@ class _Emission:
         return self.policy.calendar.zone
 
     def run(self) -> list[Alert]:
+        ended: list[Clock] = []
         for clock in all_clocks(self.state):
             rule = self.policy.rule(clock.rule_id)
             if rule is None or clock.settled:
@@ -97,7 +99,8 @@ class _Emission:
             for cycle in clock.cycles:
                 prefix = stage_key(rule.id, cycle_instance(clock, cycle), "")
                 self._cycle(rule, clock, cycle, prefix, live=live and cycle is clock.current)
-            clock.settled = not live
+            if not live:
+                ended.append(clock)
         for record in self.state.immediates:
             key = stage_key(record.rule_id, record.event_id, "breach")
             rule = self.policy.rule(record.rule_id)
@@ -112,6 +115,9 @@ class _Emission:
             if said(sent) and not _present(self.state, key) and (rule := self.policy.rule(sent.rule_id)) is not None:
                 reason = wording.retraction_reason(sent.stage_name, sent.stage_at, self.trigger, self.zone)
                 self.say(rule, key, sent, "retracted", reason)
+        for clock in ended:  # all it justifies is said: its cycles come back only by a rebuild
+            fired = [s.at for cycle in clock.cycles for s in cycle.stages if s.fired]
+            clock.settled, clock.cycles, clock.fired_until = True, [], max(fired, default=EPOCH)
         return self.out
 
     def _status(self, prefix: str, stage: Stage) -> LedgerStatus | None:
@@ -279,11 +285,12 @@ def _present(state: CaseState, key: str) -> bool:
     rule_id, instance, name = parts
     if name == "breach" and any(r.rule_id == rule_id and r.event_id == instance for r in state.immediates):
         return True
-    return any(
-        stage.name == name
-        for clock in all_clocks(state)
-        if clock.rule_id == rule_id
-        for cycle in clock.cycles
-        if cycle_instance(clock, cycle) == instance
-        for stage in cycle.stages
-    )
+    for clock in all_clocks(state):
+        if clock.rule_id != rule_id:
+            continue
+        if clock.settled and instance.startswith(f"{clock.ordinal}#"):
+            return True  # every alert said of a settled clock was of one of its stages
+        for cycle in clock.cycles:
+            if cycle_instance(clock, cycle) == instance and any(stage.name == name for stage in cycle.stages):
+                return True
+    return False

@@ -86,8 +86,11 @@ class Clock(msgspec.Struct, array_like=True):
     ended_at: dt.datetime | None = None
     ended_by: str | None = None
     settled: bool = False
-    """Ended, and everything it justifies has been said: emission passes it by. Only a rebuild
-    (which makes new clocks) can change what an ended clock justifies."""
+    """Ended, and everything it justifies has been said: emission passes it by, and its cycles
+    are dropped (most of a case's clocks end early, met). Only a rebuild, which makes new
+    clocks from the events, can change what an ended clock justifies."""
+    fired_until: dt.datetime = EPOCH
+    """A settled clock's latest fired stage time: what it decided, once its cycles are gone."""
 
     @property
     def current(self) -> Cycle:

@@ -9,6 +9,7 @@ postponement's reason); nothing here echoes free text from input.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -41,8 +42,10 @@ reason, a review's mode): contract enums only, never free text."""
 
 
 # ----------------------------------------------------------------------------- time
+@functools.lru_cache(maxsize=4096)
 def local_time(instant: dt.datetime, zone: ZoneInfo) -> str:
-    """``Sun 31 Oct 2021 01:30 GMT``; seconds only when they are not zero."""
+    """``Sun 31 Oct 2021 01:30 GMT``; seconds only when they are not zero. Remembered: an alert
+    and its later messages say the same few instants (anchor, deadline, stage) again."""
     local = instant.astimezone(zone)
     clock = "%H:%M:%S" if local.second or local.microsecond else "%H:%M"
     return local.strftime(f"%a %d %b %Y {clock} %Z")
