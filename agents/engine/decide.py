@@ -25,7 +25,7 @@ from typing import Any, Final
 import msgspec
 
 from agents.alert import Alert
-from agents.engine.emit import emit
+from agents.engine.emit import emit, snapshot
 from agents.engine.state import (
     DERIVED,
     EPOCH,
@@ -92,13 +92,14 @@ def process_event(
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
     forward_to = _forward_targets(state, policy, stored)
+    before = snapshot(state)
     reopened = event.time >= latest and event.time == state.decided_until and _reopen_instant(state, event.time)
     if event.time >= latest and (event.time > state.decided_until or reopened):
         changed = reopened
         changed |= _advance(state, policy, min(event.time, decide))
         changed |= _apply(state, policy, stored)
         changed |= _advance(state, policy, decide)
-        alerts = emit(state, policy, now, stored) if changed else []
+        alerts = emit(state, policy, now, stored, before) if changed else []
         return Outcome(alerts=passed + alerts, late_entry=late_entry, forward_to=forward_to)
     alerts = _rebuild(state, policy, decide, now, stored)
     return Outcome(alerts=passed + alerts, late_entry=late_entry, rebuilt=True, forward_to=forward_to)
@@ -157,9 +158,10 @@ def _run_to(state: CaseState, policy: Policy, until: dt.datetime, now: dt.dateti
     backlog, raises the same alerts as one that never fell behind (marked as hindsight)."""
     alerts: list[Alert] = []
     while (due := next_due(state)) is not None and due <= until:
+        before = snapshot(state)
         if not _advance(state, policy, due):
             break
-        alerts += emit(state, policy, now, None)
+        alerts += emit(state, policy, now, None, before)
     return alerts
 
 

@@ -70,11 +70,40 @@ _CLEARED_BY: Final[dict[wording.Ending, AlertStatus]] = {
 """How an unbreached deadline's alerts close, by how its clock ended."""
 
 
-def emit(state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent | None) -> list[Alert]:
+def emit(
+    state: CaseState, policy: Policy, now: dt.datetime, trigger: StoredEvent | None, before: Snapshot | None = None
+) -> list[Alert]:
     """The alerts that bring what was said in line with what the case justifies at ``now``.
 
-    ``trigger`` is the record being applied, if any: a retraction or an update names it."""
-    return _Emission(state, policy, now, trigger).run()
+    ``trigger`` is the record being applied, if any: a retraction or an update names it.
+    ``before``, a snapshot taken before the change being said: a running clock it shows
+    unchanged is passed by (nothing new can be said of it; see ``snapshot``)."""
+    return _Emission(state, policy, now, trigger, before).run()
+
+
+Snapshot = dict[int, tuple[Clock, tuple[object, ...]]]
+"""id of each live clock -> (the clock, kept so that its id is not reused; its signature)."""
+
+
+def snapshot(state: CaseState) -> Snapshot:
+    """The live clocks' signatures before a change. Every change is followed by an emission,
+    so at rest a case has said everything its clocks justify; an emission then need only look
+    at the clocks a change touched. What a live clock justifies follows from its status, its
+    current cycle's deadline, ending and fired stages, and its number of cycles (earlier
+    cycles only ever drop out): that is its signature."""
+    return {id(clock): (clock, _signature(clock)) for clock in state.clocks.values() if clock.live}
+
+
+def _signature(clock: Clock) -> tuple[object, ...]:
+    current = clock.current
+    return (clock.status, len(clock.cycles), current.due, current.ended_by, tuple(s.fired for s in current.stages))
+
+
+def _unchanged(before: Snapshot | None, clock: Clock) -> bool:
+    if before is None or not clock.live:
+        return False
+    seen = before.get(id(clock))
+    return seen is not None and seen[0] is clock and seen[1] == _signature(clock)
 
 
 @dataclass
@@ -83,6 +112,7 @@ class _Emission:
     policy: Policy
     now: dt.datetime
     trigger: StoredEvent | None
+    before: Snapshot | None = None
     out: list[Alert] = field(default_factory=list)
 
     @property
@@ -93,7 +123,7 @@ class _Emission:
         ended: list[Clock] = []
         for clock in all_clocks(self.state):
             rule = self.policy.rule(clock.rule_id)
-            if rule is None or clock.settled:
+            if rule is None or clock.settled or _unchanged(self.before, clock):
                 continue
             live = clock.live
             for cycle in clock.cycles:
