@@ -12,6 +12,7 @@ can drop the second copy.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import uuid
 from typing import Final
@@ -29,7 +30,17 @@ ALERT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 
 def alert_id(rule_id: str, case: str, clock_instance: str, stage: str) -> str:
     """Deterministic id of one stage of one clock: the same inputs give the same id, always."""
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"{rule_id}\x1f{case}\x1f{clock_instance}\x1f{stage}"))
+    return uuid5(ALERT_NAMESPACE, f"{rule_id}\x1f{case}\x1f{clock_instance}\x1f{stage}")
+
+
+def uuid5(namespace: uuid.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))``, about four times as fast (no UUID object): every
+    alert said works one out."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 class TimelineEntry(msgspec.Struct, frozen=True):
