@@ -62,8 +62,8 @@ lock: $(BIN)/.installed        ## regenerate requirements.lock (the image's depe
 
 bench: $(BIN)/.installed        ## quick benchmarks; docs/performance.md has the full-size commands
 	$(BIN)/python bench/validation.py
-	$(BIN)/python bench/engine_replay.py --cases 100000
-	$(BIN)/python bench/worker_broker.py --cases 20000 --probes 50
+	$(BIN)/python bench/engine_replay.py --cases 20000
+	$(BIN)/python bench/worker_broker.py --cases 2000 --probes 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -40,6 +40,11 @@ class Replay:
         if when is not None and self._scheduled.get(state.case) != when:
             self._scheduled[state.case] = when
             heapq.heappush(self._due, (when, state.case))
+            if len(self._due) > 2 * len(self._scheduled) + 1024:
+                # A case rescheduled leaves its earlier entry behind until its time: drop them all
+                # at once, so the heap holds about one entry per case however often cases move.
+                self._due = [(due, case) for case, due in self._scheduled.items()]
+                heapq.heapify(self._due)
 
     def advance(self, until: dt.datetime) -> Iterator[Alert]:
         """Tick every case whose next deadline falls at or before ``until``, in time order."""
