@@ -144,8 +144,9 @@ class Settings:
     )
     tick_seconds: float = _setting(
         "WATCHKEEPER_TICK_SECONDS",
-        1.0,
-        "How often each worker checks its partitions for due deadlines.",
+        0.5,
+        "How often each worker checks its partitions for due deadlines: a deadline waits up to this "
+        "long after its instant, so 0.5 s keeps the 99th percentile deadline-to-alert lag under 1 s.",
         float,
         lambda v: 0.05 <= v <= 60,
         "seconds from 0.05 to 60",
