@@ -31,6 +31,7 @@ from agents.engine.state import (
     EPOCH,
     MAX_EVENTS,
     RESOLUTION,
+    SEPARATOR,
     CaseState,
     Clock,
     ClockStatus,
@@ -39,7 +40,6 @@ from agents.engine.state import (
     Stage,
     StoredEvent,
     all_clocks,
-    stage_key,
 )
 from agents.policy import Extension, Policy, Rule, Selector, all_hold
 from streams.contract import Event
@@ -92,9 +92,10 @@ def process_event(
     if len(state.events) > MAX_EVENTS:
         del state.events[0]
     forward_to = _forward_targets(state, policy, stored)
-    before = snapshot(state)
-    reopened = event.time >= latest and event.time == state.decided_until and _reopen_instant(state, event.time)
-    if event.time >= latest and (event.time > state.decided_until or reopened):
+    in_order = event.time >= latest and event.time >= state.decided_until
+    before = snapshot(state) if in_order else None  # a rebuild says everything afresh
+    reopened = in_order and event.time == state.decided_until and _reopen_instant(state, event.time)
+    if in_order and (event.time > state.decided_until or reopened):
         changed = reopened
         changed |= _advance(state, policy, min(event.time, decide))
         changed |= _apply(state, policy, stored)
@@ -323,7 +324,7 @@ def _replace(state: CaseState, old: Clock | None, new: Clock | None) -> None:
 
 def _spoken_of(state: CaseState, clock: Clock) -> bool:
     """Whether the ledger holds anything said of this clock (a settled clock keeps no cycles)."""
-    prefix = stage_key(clock.rule_id, f"{clock.ordinal}#", "")[:-1]
+    prefix = f"{clock.rule_id}{SEPARATOR}{clock.ordinal}#"
     return any(key.startswith(prefix) for key in state.ledger)
 
 

@@ -272,15 +272,11 @@ class Rule:
             | counted
         )
 
-    def stage_offsets(self, span: dt.timedelta) -> list[tuple[str, dt.timedelta]]:
-        """(stage name, offset from the span's start) in time order, the breach last at ``span``.
-        Warnings at or past the deadline are dropped: the breach supersedes them."""
-        return [(name, dt.timedelta(seconds=offset)) for name, offset in self.stage_seconds(span.total_seconds())]
-
     def stage_seconds(self, span: float) -> tuple[tuple[str, float], ...]:
-        """``stage_offsets`` in seconds. Most clocks of a rule share a few spans (a fixed
-        target): those are worked out once; spans set by records or the calendar vary per case,
-        so only the first ``MEMO_SPANS`` distinct ones are kept."""
+        """(stage name, seconds from the span's start) in time order, the breach last at ``span``.
+        Warnings at or past the deadline are dropped: the breach supersedes them. Most clocks of a
+        rule share a few spans (a fixed target): those are worked out once; spans set by records
+        or the calendar vary per case, so only the first ``MEMO_SPANS`` distinct ones are kept."""
         key = ("stages", span)
         known: tuple[tuple[str, float], ...] | None = self._memo.get(key)
         if known is None:

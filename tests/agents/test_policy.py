@@ -34,11 +34,11 @@ def test_the_built_in_packs_load_one_per_domain_and_label_local_standards() -> N
     rule = policy.rule(RULE)
     assert rule is not None and rule.is_local_standard
     assert rule.target == dt.timedelta(hours=2)
-    assert rule.stage_offsets(rule.target) == [
-        ("warning-1", dt.timedelta(hours=1)),
-        ("warning-2", dt.timedelta(minutes=105)),
-        ("breach", dt.timedelta(hours=2)),
-    ]
+    assert rule.stage_seconds(rule.target.total_seconds()) == (
+        ("warning-1", dt.timedelta(hours=1).total_seconds()),
+        ("warning-2", dt.timedelta(minutes=105).total_seconds()),
+        ("breach", dt.timedelta(hours=2).total_seconds()),
+    )
 
 
 def test_the_example_force_file_overrides_without_editing_the_pack() -> None:
