@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.engine import CASE_ENCODER
+from agents.engine import encode_case_state
 from agents.policy import load_policy
 from agents.replay import Replay
 from streams.contract import (
@@ -126,7 +126,7 @@ def main() -> None:
     print(
         f"memory per open deadline: {(after - before) * 1024 * 1024 / args.cases:,.0f} bytes of RSS "
         f"(engine state in memory); encoded case state for the table: "
-        f"{len(CASE_ENCODER.encode(run.cases['CR-0000000']))} bytes"
+        f"{len(encode_case_state(run.cases['CR-0000000']))} bytes"
     )
     rates = []
     for repeat in range(1, args.repeats + 1):

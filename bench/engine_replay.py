@@ -11,8 +11,8 @@ outside the timed part.
 
 Reports, for each phase, events/s and alerts raised; resident memory per case held (RSS
 growth over the run / cases, at the end of each phase); and the encoded size of an open
-custody case as the worker's table stores it (the median over custody cases with a clock
-still running at the end of phase 1).
+custody case as the worker's table stores it (compressed) and of its msgpack (medians over
+custody cases with a clock still running at the end of phase 1).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mix
 
-from agents.engine import CASE_ENCODER
+from agents.engine import CASE_ENCODER, encode_case_state
 from agents.policy import load_policy
 from agents.replay import Replay
 from streams.contract import Event
@@ -58,12 +58,14 @@ def run_phase(run: Replay, source: Iterator[Event]) -> tuple[int, int, float]:
     return events, alerts, seconds
 
 
-def open_custody_sizes(run: Replay) -> list[int]:
-    return [
-        len(CASE_ENCODER.encode(state))
+def open_custody_sizes(run: Replay) -> tuple[list[int], list[int]]:
+    """As the worker's table stores them (compressed), and their msgpack before compression."""
+    open_custody = [
+        state
         for name, state in run.cases.items()
         if name.startswith("CR-") and any(c.live for c in state.clocks.values())
     ]
+    return [len(encode_case_state(s)) for s in open_custody], [len(CASE_ENCODER.encode(s)) for s in open_custody]
 
 
 def main() -> None:
@@ -93,10 +95,11 @@ def main() -> None:
         )
         print(f"  memory: {(rss_mb() - before) * 1024 * 1024 / held:,.0f} bytes of RSS per case held")
         if number == 1:
-            sizes = open_custody_sizes(run)
+            sizes, plain = open_custody_sizes(run)
             print(
-                f"  encoded open custody case: median {statistics.median(sizes):,.0f} bytes, "
-                f"max {max(sizes):,} ({len(sizes):,} open custody cases)"
+                f"  encoded open custody case, as stored: median {statistics.median(sizes):,.0f} bytes, "
+                f"max {max(sizes):,} ({len(sizes):,} open custody cases); "
+                f"its msgpack: median {statistics.median(plain):,.0f} bytes"
             )
     print(f"rebuilds (late records): {run.rebuilds:,}; late entries: {run.late_entries:,}")
 

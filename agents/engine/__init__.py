@@ -8,10 +8,11 @@ clock per rule. Each clock has *cycles*: one deadline each, with stages (warning
 breach) at fixed times. A chain moves to its next cycle on each compliant action; a limit
 moves to a new cycle when an authorised extension moves its deadline.
 
-Five modules, one job each:
+Six modules, one job each:
 
-- ``state``: the case as stored, and how a person reads it (running clocks, area, child);
-- ``format1``: cases stored in the first format, upgraded as they are read;
+- ``state``: the case, and how a person reads it (running clocks, area, child);
+- ``store``: the case as the tables hold it, compressed; ``format1``: cases stored in the
+  first format, upgraded as they are read;
 - ``decide``: apply an event, let time run, rebuild a case a late record changes;
 - ``emit``: diff what is justified against the ledger of what was said, and say it;
 - ``wording``: the words of every alert, in London local time.
@@ -30,12 +31,11 @@ from agents.engine.state import (
     alert_id_of,
     area_of,
     child_of,
-    decode_case_state,
-    encode_case_state,
     new_case,
     running_clocks,
     stage_key,
 )
+from agents.engine.store import decode_case_state, encode_case_state
 from agents.engine.wording import event_detail, local_time
 
 __all__ = [

@@ -6,10 +6,9 @@ recomputes them. The **ledger** is history, what was last said about each alert 
 never recomputed: that is what lets a rebuild raise what was missed and retract what a late
 record disproves without saying anything twice.
 
-Stored in the worker's table as msgpack (``encode_case_state``), every struct as an array:
-a field may only be added at the end, with a default, so that stored cases still decode.
-Cases stored in the first format (a map, with every stage's alert id written out) still
-decode, through ``format1``.
+Encoded as msgpack, every struct as an array: a field may only be added at the end, with a
+default, so that stored cases still decode. ``store`` says how the worker's tables hold it
+(compressed with a shared dictionary) and reads every format stored before.
 
 Alert ids are not stored: a stage is named by its *key* (rule, clock instance, stage), from
 which its alert id follows (``alert_id_of``). Working a uuid5 out for every stage of every
@@ -151,21 +150,7 @@ DERIVED: Final = ("facts", "clocks", "history", "immediates", "decided_until")
 
 CASE_ENCODER: Final = msgspec.msgpack.Encoder()
 CASE_DECODER: Final = msgspec.msgpack.Decoder(CaseState)
-_MAP_MARKERS: Final = frozenset(range(0x80, 0x90)) | {0xDE, 0xDF}
-"""msgpack's first byte of a map: a case stored in the first format."""
-
-
-def encode_case_state(state: CaseState) -> bytes:
-    return CASE_ENCODER.encode(state)
-
-
-def decode_case_state(raw: bytes | memoryview) -> CaseState:
-    """A stored case, in either format."""
-    if raw and raw[0] in _MAP_MARKERS:
-        from agents.engine import format1  # only for cases stored before the compact format
-
-        return format1.upgrade(raw)
-    return CASE_DECODER.decode(raw)
+"""A case's own msgpack, as the engine keeps it; ``store`` compresses it for the tables."""
 
 
 SEPARATOR: Final = "\x1f"

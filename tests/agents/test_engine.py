@@ -11,10 +11,11 @@ import pytest
 
 from agents.alert import Alert, alert_id
 from agents.engine import (
-    CASE_DECODER,
     CASE_ENCODER,
     CaseState,
     alert_id_of,
+    decode_case_state,
+    encode_case_state,
     new_case,
     next_due,
     process_event,
@@ -317,6 +318,6 @@ def test_a_force_override_changes_the_target_and_says_so(tmp_path: Path) -> None
 def test_case_state_survives_encoding_for_the_table(policy: Policy) -> None:
     state = child_waiting(policy)
     tick(state, policy, T0 + H + S)
-    restored = CASE_DECODER.decode(CASE_ENCODER.encode(state))
+    restored = decode_case_state(encode_case_state(state))
     assert restored == state
     assert stages(raised(tick(restored, policy, T0 + 2 * H + S))) == [("warning-2", "firing"), ("breach", "firing")]
