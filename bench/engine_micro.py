@@ -39,6 +39,7 @@ from streams.contract import (
     Event,
     InterviewStarted,
 )
+from watchkeeper.cli import tune_collector
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -114,6 +115,7 @@ def main() -> None:
         )
     policy = load_policy(overrides=[force.name])
     opening = events(args.cases, 0)
+    tune_collector()  # as the watchkeeper command does
     gc.collect()
     gc.freeze()  # the prebuilt events are not part of what is measured
     run = Replay(policy)

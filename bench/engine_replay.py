@@ -34,6 +34,7 @@ from agents.engine import CASE_ENCODER, encode_case_state
 from agents.policy import load_policy
 from agents.replay import Replay
 from streams.contract import Event
+from watchkeeper.cli import tune_collector
 
 
 def rss_mb() -> float:
@@ -77,6 +78,7 @@ def main() -> None:
     policy = load_policy()
     source = mix.build(args.profile, args.days)
     copies = source.copies_for(args.cases)
+    tune_collector()  # as the watchkeeper command does
     gc.collect()
     gc.freeze()  # the templates are not part of what is measured
     run = Replay(policy)

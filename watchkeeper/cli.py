@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import re
 import sys
@@ -779,7 +780,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+YOUNG_COLLECTION_THRESHOLD = 10_000
+"""Allocations between collections of the youngest generation (CPython's default is 700)."""
+
+
+def tune_collector() -> None:
+    """Collect the young generation less often. Applying a record allocates thousands of short-lived
+    objects, nearly all freed by their reference counts, while held cases are long-lived: at
+    CPython's default a replay spent about a fifth of its time in the collector (engine
+    benchmark, 20k cases: 9,930 -> 12,298 events/s opening, 8,996 -> 9,613 held;
+    docs/performance.md). Cycles are still collected, only in larger steps."""
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, 10, 10)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_collector()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "send" and args.raw is False and args.domain != "custody":
