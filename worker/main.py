@@ -187,12 +187,15 @@ class _Assembly:
         # Faust derives a table's *changelog* serializers from key_type/value_type (bytes: raw)
         # and ignores ``schema`` for that; a Schema alone writes and recovers the changelog as
         # JSON, and recovery fails after a restart.
+        if name not in topics.TABLES:
+            raise ValueError(f"table {name!r} is not in worker.topics.TABLES, which makes its changelog")
         return self.app.Table(
             name,
             partitions=self.settings.partitions,
             key_type=bytes,
             value_type=bytes,
             options=rocksdb_options(self.settings.rocksdb_memory_mb) if self.settings.store == "rocksdb://" else None,
+            extra_topic_configs=topics.CHANGELOG,  # made by ensure_topics first; this if Faust makes it
         )
 
     def every(self, seconds: float, fun: Callable[[], Awaitable[None]]) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from streams.contract import DOMAINS
 from tests.conftest import REPO, Deployment, cloudevent, detention
+from worker.topics import TABLES
 
 pytestmark = pytest.mark.broker
 
@@ -25,11 +26,15 @@ def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subproces
     )
 
 
-def retention(admin: Any, topic: str) -> str:
+def config(admin: Any, topic: str, name: str) -> str:
     from kafka.admin import ConfigResource, ConfigResourceType
 
     described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
-    return str(described["topic"][topic]["retention.ms"]["value"])
+    return str(described["topic"][topic][name]["value"])
+
+
+def retention(admin: Any, topic: str) -> str:
+    return config(admin, topic, "retention.ms")
 
 
 def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(bootstrap: str) -> None:
@@ -43,7 +48,7 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
         "WATCHKEEPER_PARTITIONS": "3",
         "WATCHKEEPER_RETENTION_DAYS": "2",
     }
-    every = 2 * len(DOMAINS) + 9  # events and ticks per domain; alerts, deadletter, outbox, audit, silences, ...
+    every = 2 * len(DOMAINS) + 9 + len(TABLES)  # events and ticks per domain; alerts, ...; the tables' changelogs
     first = run(["topics"], env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("created") == every
@@ -63,6 +68,18 @@ def test_topics_creates_every_topic_with_explicit_settings_and_is_idempotent(boo
         assert "compact" in str(access)  # sessions and revocations: the latest of each is kept
         silences = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"{prefix}.silences")])
         assert "compact" in str(silences)  # the latest record of each silence; their history is the audit
+        changelog = f"{prefix}-custody-cases-changelog"
+        assert len(admin.describe_topics([changelog])[0]["partitions"]) == 3, "co-partitioned with its input"
+        assert config(admin, changelog, "cleanup.policy") == "compact"
+        assert config(admin, changelog, "segment.bytes") == str(16 * 1024 * 1024), "compacted within hours"
+        # A changelog Faust made before (a week's segments) is brought in line.
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, changelog, configs={"segment.bytes": "1073741824"})],
+            incremental=True,
+        )
+        aligned = run(["topics"], env)
+        assert aligned.returncode == 0 and aligned.stdout.count("updated") == 1, aligned.stdout
+        assert config(admin, changelog, "segment.bytes") == str(16 * 1024 * 1024)
     finally:
         admin.close()
 
