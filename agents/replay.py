@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import msgspec
 
 from agents.alert import Alert
-from agents.engine import CaseState, new_case, next_due, process_event, tick
+from agents.engine import CaseState, decode_case_state, encode_case_state, new_case, next_due, process_event, tick
 from agents.policy import Policy
 from streams.contract import Event, domain_of
 
@@ -26,7 +26,15 @@ from streams.contract import Event, domain_of
 @dataclass
 class Replay:
     policy: Policy
+    decoded_cases: int | None = None
+    """How many cases to hold as objects; the rest, least recently reached first, are held as the
+    tables store them (compressed, about a ninth of the memory) and decoded again when a record
+    or a deadline reaches them. None holds every case decoded: fastest, about 9 KB a case.
+    A million cases need about 9 GB that way, and about 2 GB with a bound of 100,000."""
     cases: dict[str, CaseState] = field(default_factory=dict)
+    """The cases held decoded (every case, without a bound); ``every_case`` gives them all."""
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The rest, as stored (``decoded_cases``)."""
     _due: list[tuple[dt.datetime, str]] = field(default_factory=list)
     _scheduled: dict[str, dt.datetime] = field(default_factory=dict)
     duplicates: int = 0
@@ -34,6 +42,43 @@ class Replay:
     """Events whose source and id an earlier, different event of the case had: not applied."""
     late_entries: int = 0
     rebuilds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.decoded_cases is not None:
+            if self.decoded_cases < 1:
+                raise ValueError(f"decoded_cases must be at least 1, not {self.decoded_cases}")
+            self.cases = OrderedDict(self.cases)
+
+    def _case(self, name: str) -> CaseState | None:
+        """A held case, decoded; with a bound, it becomes the most recently reached."""
+        if self.decoded_cases is None:
+            return self.cases.get(name)
+        state = self.cases.get(name)
+        if state is not None:
+            self._recency().move_to_end(name)
+            return state
+        raw = self.stored.pop(name, None)
+        if raw is None:
+            return None
+        return self._hold(decode_case_state(raw))
+
+    def _hold(self, state: CaseState) -> CaseState:
+        self.cases[state.case] = state
+        if self.decoded_cases is not None and len(self.cases) > self.decoded_cases:
+            name, coldest = self._recency().popitem(last=False)
+            self.stored[name] = encode_case_state(coldest)
+        return state
+
+    def _recency(self) -> OrderedDict[str, CaseState]:
+        assert isinstance(self.cases, OrderedDict)
+        return self.cases
+
+    def every_case(self) -> dict[str, CaseState]:
+        """Every case held, decoded (for reports: a bound saves memory while replaying only)."""
+        return {**{name: decode_case_state(raw) for name, raw in self.stored.items()}, **self.cases}
+
+    def held(self) -> int:
+        return len(self.cases) + len(self.stored)
 
     def _schedule(self, state: CaseState) -> None:
         when = next_due(state)
@@ -53,15 +98,16 @@ class Replay:
             if self._scheduled.get(case) != when:
                 continue  # superseded by a later schedule for this case
             del self._scheduled[case]
-            state = self.cases[case]
+            state = self._case(case)
+            assert state is not None, case
             yield from tick(state, self.policy, when)
             self._schedule(state)
 
     def feed(self, event: Event, now: dt.datetime) -> Iterator[Alert]:
         yield from self.advance(now)
-        state = self.cases.get(event.subject)
+        state = self._case(event.subject)
         if state is None:
-            state = self.cases[event.subject] = new_case(event.subject, domain_of(event.type))
+            state = self._hold(new_case(event.subject, domain_of(event.type)))
         outcome = process_event(state, event, self.policy, now)
         self.duplicates += outcome.duplicate
         self.conflicts += outcome.conflict

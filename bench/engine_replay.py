@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import resource
 import statistics
 import sys
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mix
 
-from agents.engine import CASE_ENCODER, encode_case_state
+from agents.engine import CASE_ENCODER, decode_case_state, encode_case_state
 from agents.policy import load_policy
 from agents.replay import Replay
 from streams.contract import Event
@@ -60,13 +61,15 @@ def run_phase(run: Replay, source: Iterator[Event]) -> tuple[int, int, float]:
 
 
 def open_custody_sizes(run: Replay) -> tuple[list[int], list[int]]:
-    """As the worker's table stores them (compressed), and their msgpack before compression."""
-    open_custody = [
-        state
-        for name, state in run.cases.items()
-        if name.startswith("CR-") and any(c.live for c in state.clocks.values())
-    ]
-    return [len(encode_case_state(s)) for s in open_custody], [len(CASE_ENCODER.encode(s)) for s in open_custody]
+    """As the worker's table stores them (compressed), and their msgpack before compression.
+    Cases held as stored are decoded one at a time, so the sample does not grow the process."""
+    stored, plain = [], []
+    decoded = ((name, decode_case_state(raw)) for name, raw in run.stored.items())
+    for name, state in itertools.chain(run.cases.items(), decoded):
+        if name.startswith("CR-") and any(c.live for c in state.clocks.values()):
+            stored.append(len(encode_case_state(state)))
+            plain.append(len(CASE_ENCODER.encode(state)))
+    return stored, plain
 
 
 def main() -> None:
@@ -74,6 +77,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--profile", default="large")
     parser.add_argument("--days", type=int, default=60, help="simulated period; cases start in its first half")
+    parser.add_argument(
+        "--decoded-cases",
+        type=int,
+        default=None,
+        help="hold this many cases decoded and the rest as stored (Replay.decoded_cases); default: all decoded",
+    )
     args = parser.parse_args()
     policy = load_policy()
     source = mix.build(args.profile, args.days)
@@ -81,15 +90,16 @@ def main() -> None:
     tune_collector()  # as the watchkeeper command does
     gc.collect()
     gc.freeze()  # the templates are not part of what is measured
-    run = Replay(policy)
+    run = Replay(policy, decoded_cases=args.decoded_cases)
     before = rss_mb()
     print(
         f"mix: {args.profile} profile, {source.cases} simulated cases x {copies} copies; "
-        f"shipped packs ({len(policy.rules)} rules); python {sys.version.split()[0]}"
+        f"shipped packs ({len(policy.rules)} rules); python {sys.version.split()[0]}; "
+        f"cases held decoded: {args.decoded_cases or 'all'}"
     )
     for number in (1, 2):
         events, alerts, seconds = run_phase(run, source.phase(number, copies))
-        held = len(run.cases)
+        held = run.held()
         print(
             f"phase {number} ({'every case opens' if number == 1 else 'every case held'}): "
             f"{events:,} events in {seconds:.1f} s = {events / seconds:,.0f} events/s; {alerts:,} alerts; "

@@ -156,7 +156,7 @@ def history(events: Iterable[Event], policy: Policy, until: dt.datetime) -> tupl
             break
         alerts += run.feed(event, event.recordedtime)
     alerts += run.advance(until)
-    return alerts, run.cases
+    return alerts, run.every_case()
 
 
 def report(events: Iterable[Event], policy: Policy, period: Period) -> Report:

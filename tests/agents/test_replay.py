@@ -93,3 +93,32 @@ def test_a_bad_until_is_a_clear_error(tmp_path: Path) -> None:
     source.write_text(json.dumps(detention("CR-1")) + "\n")
     result = watchkeeper("replay", str(source), "--until", "2026-11-02T10:00:00")
     assert result.returncode == 2 and "give a UTC offset" in result.stderr
+
+
+def test_a_replay_holding_few_cases_decoded_says_exactly_what_one_holding_all_says() -> None:
+    import msgspec
+
+    from agents.policy import load_policy
+    from streams.simulate import load_profile, simulate
+
+    start = dt.datetime(2026, 3, 23, tzinfo=dt.UTC)
+    events = []
+    for record in simulate(load_profile("small"), 10, 9, start):
+        event = decode_event(msgspec.json.encode(record), now=start + dt.timedelta(days=11))
+        assert isinstance(event, Event), event
+        events.append(event)
+    policy = load_policy()
+    runs = {bound: Replay(policy, decoded_cases=bound) for bound in (None, 3)}
+    said: dict[int | None, list[tuple[str, int, str, dt.datetime]]] = {bound: [] for bound in runs}
+    for bound, run in runs.items():
+        for event in events:
+            said[bound] += [
+                (a.alert_id, a.revision, a.status, a.raised_at) for a in run.feed(event, event.recordedtime)
+            ]
+        said[bound] += [
+            (a.alert_id, a.revision, a.status, a.raised_at) for a in run.advance(start + dt.timedelta(days=14))
+        ]
+    assert len(said[None]) > 100
+    assert said[3] == said[None]
+    assert len(runs[3].cases) == 3 and runs[3].held() == runs[None].held() > 30
+    assert runs[3].every_case() == runs[None].every_case()
