@@ -31,7 +31,7 @@ import msgspec
 from faust.types import TP, AppT, StreamT
 
 from agents.alert import ALERT_ENCODER, Alert
-from agents.engine import new_case, next_due, process_event, tick
+from agents.engine import CaseState, new_case, next_due, process_event, tick
 from agents.engine.state import EPOCH
 from agents.measures import measure
 from agents.policy import Policy
@@ -43,7 +43,7 @@ from worker.clock import utcnow
 from worker.deadletter import DeadLetters, Message, internal_error
 from worker.due_index import DueIndex
 from worker.metrics import Metrics
-from worker.records import decode_case, encode_case, index_owned
+from worker.records import decode_case, due_datetime, encode_case, index_owned, read_header
 from worker.stall_guard import RecordsIn
 
 log = logging.getLogger(__name__)
@@ -199,16 +199,20 @@ class DomainAgent:
         return acks
 
     # ------------------------------------------------------------------ time
-    async def _fire(self, partition: int, key: bytes, now: dt.datetime, as_of: dt.datetime | None) -> None:
+    async def _fire(
+        self, partition: int, key: bytes, now: dt.datetime, as_of: dt.datetime | None
+    ) -> tuple[CaseState, Awaitable[object]] | None:
+        """Decide one due case and send what it says; the caller awaits the acknowledgement and
+        then writes the case. None when the case said nothing (its index entry is set here)."""
         raw = self.cases.get(key)
         if raw is None:
-            return
+            return None
         state = decode_case(raw)
         alerts = tick(state, self.policy, now, as_of=as_of)
-        if alerts:
-            await asyncio.gather(*await self.emit_alerts(alerts))
-            self.cases[key] = encode_case(state)
-        self.index.set(partition, key, next_due(state))
+        if not alerts:
+            self.index.set(partition, key, next_due(state))
+            return None
+        return state, asyncio.gather(*await self.emit_alerts(alerts))
 
     def _rebuild(self, partition: int) -> None:
         """Index every partition of this domain that the worker actively owns and has not
@@ -247,17 +251,39 @@ class DomainAgent:
         return self.watermark.get(partition, EPOCH)
 
     async def on_tick(self, partition: int) -> None:
+        """Fire every case due on the partition. Their alerts are all in flight at once and each
+        case is written once its own alerts are acknowledged: a burst of deadlines falling at one
+        instant costs one round trip to the broker, not one per case."""
         if not self.index.is_built(partition):
             self._rebuild(partition)
         now = self.clock()
         as_of = await self.decide_until(partition)
+        fired: list[tuple[bytes, CaseState]] = []
+        acks: list[Awaitable[object]] = []
         for key in self.index.pop_due(partition, now if as_of is None else min(now, as_of)):
             try:
-                await self._fire(partition, key, now, as_of)
+                firing = await self._fire(partition, key, now, as_of)
             except Exception as exc:  # noqa: BLE001 - one case's failure must not hold back every other deadline
-                log.error("%s agent: %s firing a deadline on partition %s", self.domain, type(exc).__name__, partition)
-                self.metrics.event_counter(self.domain, "tick_error").inc()
+                self._tick_failed(partition, key, exc)
+                continue
+            if firing is not None:
+                fired.append((key, firing[0]))
+                acks.append(firing[1])
+        for (key, state), acked in zip(fired, await asyncio.gather(*acks, return_exceptions=True), strict=True):
+            if isinstance(acked, BaseException):
+                self._tick_failed(partition, key, acked)
+                continue
+            self.cases[key] = encode_case(state)
+            self.index.set(partition, key, next_due(state))
         self.metrics.open_deadlines.labels(self.domain).set(len(self.index))
+
+    def _tick_failed(self, partition: int, key: bytes, exc: BaseException) -> None:
+        """The case stays as stored and due: the next tick tries it again."""
+        log.error("%s agent: %s firing a deadline on partition %s", self.domain, type(exc).__name__, partition)
+        self.metrics.event_counter(self.domain, "tick_error").inc()
+        raw = self.cases.get(key)
+        if raw is not None:
+            self.index.set(partition, key, due_datetime(read_header(raw)[1]))
 
 
 def _position(message: Message) -> tuple[str, int, int]:

@@ -150,6 +150,72 @@ def test_a_tick_fires_a_silent_case_s_deadline_when_its_time_has_passed() -> Non
     assert agent.index.is_built(0)
 
 
+def waiting_children(agent: DomainAgent, cases: list[str]) -> None:
+    for n, case in enumerate(cases):
+        run(agent.on_input(message(detention(case), 2 * n)))
+        run(agent.on_input(message(cloudevent(case, "custody.appropriate_adult.requested"), 2 * n + 1)))
+
+
+def test_cases_due_at_one_instant_are_each_written_only_once_their_own_alerts_are_acknowledged() -> None:
+    broker = Broker()
+    agent = custody(broker, offsets=Offsets(high=6))
+    waiting_children(agent, ["CR-1", "CR-2", "CR-3"])
+    produce = agent.send_alert
+    in_flight: list[bytes] = []
+    written_when_acknowledged: list[int] = []
+    sent_when_acknowledged: list[int] = []
+
+    async def watching(key: bytes, value: bytes) -> Awaitable[None]:
+        ack = await produce(key, value)
+        in_flight.append(key)
+
+        async def acknowledged() -> None:
+            await ack
+            sent_when_acknowledged.append(len(in_flight))
+            written = [decode_case(agent.cases[c]).decided_until > EPOCH for c in (b"CR-1", b"CR-2", b"CR-3")]
+            written_when_acknowledged.append(sum(written))
+
+        return acknowledged()
+
+    agent.send_alert = watching
+    agent.clock = lambda: T0 + 3 * H
+    run(agent.on_tick(0))
+    assert len({json.loads(v)["case"] for v in [r[2] for r in broker.records if r[0] == "alerts"]}) == 3
+    assert written_when_acknowledged and set(written_when_acknowledged) == {0}, "no case written before its acks"
+    assert all(decode_case(agent.cases[c]).decided_until > EPOCH for c in (b"CR-1", b"CR-2", b"CR-3"))
+    assert set(sent_when_acknowledged) == {len(in_flight)}, "every case's alerts sent before any was awaited"
+
+
+def test_a_case_whose_alert_the_broker_refuses_stays_due_and_fires_on_the_next_tick() -> None:
+    broker = Broker()
+    agent = custody(broker, offsets=Offsets(high=4))
+    waiting_children(agent, ["CR-1", "CR-2"])
+    produce = agent.send_alert
+    away = {"CR-1"}
+
+    async def refusing(key: bytes, value: bytes) -> Awaitable[None]:
+        if json.loads(value)["case"] in away:
+
+            async def refused() -> None:
+                raise ConnectionError("broker away")
+
+            return refused()
+        return await produce(key, value)  # type: ignore[no-any-return]
+
+    agent.send_alert = refusing
+    agent.clock = lambda: T0 + 3 * H
+    before = len(broker.on("alerts"))
+    run(agent.on_tick(0))
+    assert decode_case(agent.cases[b"CR-1"]).decided_until == EPOCH, "not written: its alert was not acknowledged"
+    assert decode_case(agent.cases[b"CR-2"]).decided_until > EPOCH
+    assert {a["case"] for a in broker.on("alerts")[before:]} == {"CR-2"}
+    away.clear()
+    run(agent.on_tick(0))
+    assert decode_case(agent.cases[b"CR-1"]).decided_until > EPOCH
+    breaches = [a["case"] for a in broker.on("alerts") if a["rule_id"] == AA_ARRIVAL and a["stage_name"] == "breach"]
+    assert sorted(breaches) == ["CR-1", "CR-2"]
+
+
 @pytest.mark.parametrize(
     ("offsets", "processed", "expected"),
     [
