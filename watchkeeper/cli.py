@@ -42,6 +42,12 @@ def _existing_file(text: str) -> Path:
     return path
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text}")
+    return int(text)
+
+
 STDIN: Final = Path("-")
 """``-`` for FILE: read the events from standard input (``… | watchkeeper send -``)."""
 
@@ -447,7 +453,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if not events:
                 print(f"watchkeeper replay: no valid events in {source}", file=sys.stderr)
                 return 1
-            run = Replay(policy)
+            run = Replay(policy, decoded_cases=args.decoded_cases)
             for event in sorted(events, key=lambda e: e.recordedtime):
                 _write_alerts(run.feed(event, event.recordedtime), out, summary)
             _write_alerts(run.advance(until), out, summary)
@@ -548,6 +554,13 @@ def _add_replay(sub: Subparsers) -> None:
     )
     p.add_argument("--out", type=Path, help="write alerts here instead of stdout (the summary then goes to stdout)")
     p.add_argument("--until", type=_timestamp, help="run the clock to this time (ISO 8601 with offset)")
+    p.add_argument(
+        "--decoded-cases",
+        type=_positive_int,
+        metavar="N",
+        help="hold at most N cases decoded and the rest compressed, as the worker's tables store them: "
+        "a fraction of the memory for a very large history, slower (default: every case decoded)",
+    )
     p.add_argument(
         "--horizon",
         default="7d",

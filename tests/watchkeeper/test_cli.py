@@ -186,5 +186,9 @@ def test_simulate_writes_a_force_that_replays_with_nothing_refused(tmp_path: Pat
     replayed = watchkeeper("replay", str(month), "--out", str(tmp_path / "alerts.jsonl"))
     assert replayed.returncode == 0 and "(0 invalid," in replayed.stdout, replayed.stdout + replayed.stderr
     assert (tmp_path / "alerts.jsonl").read_text().count("\n") > 10
+    bounded = watchkeeper("replay", str(month), "--decoded-cases", "2", "--out", str(tmp_path / "bounded.jsonl"))
+    assert bounded.returncode == 0, bounded.stderr
+    assert (tmp_path / "bounded.jsonl").read_text() == (tmp_path / "alerts.jsonl").read_text()
+    assert watchkeeper("replay", str(month), "--decoded-cases", "0").returncode == 2
     bad = watchkeeper("simulate", "--profile", "nowhere")
     assert bad.returncode == 2 and "bad profile" in bad.stderr
