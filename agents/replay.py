@@ -29,8 +29,9 @@ class Replay:
     decoded_cases: int | None = None
     """How many cases to hold as objects; the rest, least recently reached first, are held as the
     tables store them (compressed, about a ninth of the memory) and decoded again when a record
-    or a deadline reaches them. None holds every case decoded: fastest, about 9 KB a case.
-    A million cases need about 9 GB that way, and about 2 GB with a bound of 100,000."""
+    or a deadline reaches them. None holds every case decoded: fastest, about 9 KB of memory a
+    case at a million; a bound of 20,000 holds a million in about a third of that, at half the
+    speed when records reach cases at random (docs/performance.md)."""
     cases: dict[str, CaseState] = field(default_factory=dict)
     """The cases held decoded (every case, without a bound); ``every_case`` gives them all."""
     stored: dict[str, bytes] = field(default_factory=dict)
