@@ -189,7 +189,7 @@ class _Assembly:
         # JSON, and recovery fails after a restart.
         if name not in topics.TABLES:
             raise ValueError(f"table {name!r} is not in worker.topics.TABLES, which makes its changelog")
-        return self.app.Table(
+        table = self.app.Table(
             name,
             partitions=self.settings.partitions,
             key_type=bytes,
@@ -197,6 +197,12 @@ class _Assembly:
             options=rocksdb_options(self.settings.rocksdb_memory_mb) if self.settings.store == "rocksdb://" else None,
             extra_topic_configs=topics.CHANGELOG,  # made by ensure_topics first; this if Faust makes it
         )
+        made = topics.changelog_topic(self.settings, name)
+        if table.changelog_topic.get_topic_name() != made:  # else ensure_topics would configure another topic
+            raise ValueError(
+                f"Faust names {name!r}'s changelog {table.changelog_topic.get_topic_name()!r}, not {made!r}"
+            )
+        return table
 
     def every(self, seconds: float, fun: Callable[[], Awaitable[None]]) -> None:
         """Run ``fun`` every ``seconds`` on this worker, from when it is ready until it stops."""
